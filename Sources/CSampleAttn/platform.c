@@ -1,0 +1,25 @@
+/* Small platform services: CPU features, a monotonic clock, a context's busy flag. */
+#include "csampleattn.h"
+#include <time.h>
+
+int32_t sac_cpu_has_avx2_fma(void) {
+#if defined(__x86_64__) && defined(__GNUC__)
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+#else
+    return 0;
+#endif
+}
+
+double sac_now_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+int32_t sac_try_acquire(int32_t *flag) {
+    int32_t expected = 0;
+    return __atomic_compare_exchange_n(flag, &expected, 1, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED) ? 1 : 0;
+}
+
+void sac_release(int32_t *flag) { __atomic_store_n(flag, 0, __ATOMIC_RELEASE); }

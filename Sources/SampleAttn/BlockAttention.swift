@@ -1,0 +1,93 @@
+/// Exact online-softmax attention of one block of query rows over packed key panels
+/// (FlashAttention-style): per panel, each row r attends to panel keys [lo[r], hi[r]).
+/// Scores are in log2 units (Q was pre-multiplied by scale * log2(e)), so exp is exp2.
+/// The kernel takes rows in and never knows which thread runs it.
+
+/// Per-worker scratch of one query block.
+struct BlockScratch {
+    let q: UnsafeMutablePointer<Float>      // [queryBlock x dim], rows past the block are 0
+    let s: UnsafeMutablePointer<Float>      // [queryBlock x keyBlock] scores, then probabilities
+    let o: UnsafeMutablePointer<Float>      // [queryBlock x dim] unnormalised output
+    let m: UnsafeMutablePointer<Float>      // running row max (log2 units)
+    let l: UnsafeMutablePointer<Float>      // running row sum of 2^(s - m)
+    let lo: UnsafeMutablePointer<Int>       // per-row key range of the current panel
+    let hi: UnsafeMutablePointer<Int>
+
+    static func floatsPerWorker(dim: Int) -> Int {
+        let b = KernelTraits.queryBlock
+        return 2 * b * dim + b * KernelTraits.keyBlock + 2 * b
+    }
+
+    init(floats: UnsafeMutablePointer<Float>, ints: UnsafeMutablePointer<Int>, dim: Int) {
+        let b = KernelTraits.queryBlock
+        q = floats
+        o = q + b * dim
+        s = o + b * dim
+        m = s + b * KernelTraits.keyBlock
+        l = m + b
+        lo = ints
+        hi = ints + b
+    }
+
+    /// Starts a block: running max -inf, sums and outputs 0.
+    func reset(rows: Int, dim: Int) {
+        m.update(repeating: -.infinity, count: rows)
+        l.update(repeating: 0, count: rows)
+        o.update(repeating: 0, count: rows * dim)
+    }
+}
+
+/// Adds panel keys to the running softmax of `rows` query rows (a multiple of 6; rows with an
+/// empty range are skipped).
+func attendPanel(_ panel: PackedKV, rows: Int, _ w: BlockScratch) {
+    let dim = panel.dim
+    let tileRows = KernelTraits.rows, kt = KernelTraits.keyTile, lds = KernelTraits.keyBlock
+    var minLo = Int.max, maxHi = 0
+    for r in 0..<rows where w.lo[r] < w.hi[r] {
+        minLo = min(minLo, w.lo[r])
+        maxHi = max(maxHi, w.hi[r])
+    }
+    if maxHi == 0 { return }
+    var j0 = minLo / kt * kt
+    while j0 < maxHi {
+        let j1 = min(j0 + lds, KernelTraits.roundUp(maxHi, kt))
+        var rt = 0
+        while rt < rows {
+            // Key tiles this row tile needs inside [j0, j1): the union of its rows' ranges.
+            var ua = Int.max, ub = Int.min
+            for r in rt..<rt + tileRows where w.lo[r] < w.hi[r] {
+                ua = min(ua, max(w.lo[r], j0)); ub = max(ub, min(w.hi[r], j1))
+            }
+            let s = w.s + rt * lds
+            if ua < ub {
+                let ta = (ua - j0) / kt * kt, tb = KernelTraits.roundUp(ub - j0, kt)
+                var t = ta
+                while t < tb {
+                    scoreTile(w.q + rt * dim, dim, panel.tile(at: j0 + t), dim, s + t, lds)
+                    t += kt
+                }
+                for r in rt..<rt + tileRows {
+                    let row = s + (r - rt) * lds
+                    let a = max(w.lo[r], j0) - j0, b = min(w.hi[r], j1) - j0
+                    if a >= b { zeroRange(row, ta, tb); continue }
+                    zeroRange(row, ta, a)
+                    zeroRange(row, b, tb)
+                    let mNew = max(w.m[r], rowMax(row, a, b))
+                    let correction = exp2s(w.m[r] - mNew)
+                    let sum = exp2InPlace(row, a, b, shift: mNew)
+                    w.l[r] = w.l[r] * correction + sum
+                    w.m[r] = mNew
+                    if correction != 1 {
+                        let o = w.o + r * dim
+                        let cv = F8(repeating: correction)
+                        var c = 0
+                        while c < dim { store8(load8(o + c) * cv, o + c); c += 8 }
+                    }
+                }
+                valueRows(s, lds, panel.v! + j0 * dim, dim, ta, tb, w.o + rt * dim)
+            }
+            rt += tileRows
+        }
+        j0 = j1
+    }
+}

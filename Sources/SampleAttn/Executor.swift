@@ -1,0 +1,99 @@
+import CSampleAttn
+
+/// The attention pass: exact attention over a plan's mask (dense heads over all causal keys),
+/// one K/V head at a time, tasks = (query head of the group, query block), written to `out`.
+/// Everything is allocated before the first write, so a failure leaves the output untouched.
+func runAttention(_ pb: Problem, _ plan: Plan, threads: Int, ws: Workspace) throws {
+    guard let out = pb.out, let vView = pb.v else { throw SAError(SA_ERR_INTERNAL, "attention without v or out") }
+    let sq = pb.sq, sk = pb.sk, G = pb.groupSize, dim = pb.dim
+    let qb = KernelTraits.queryBlock
+
+    // Stripe panels of one K/V group: heads with equal index lists share one panel.
+    func panelOwners(_ kvHead: Int) -> [Int] {
+        (0..<G).map { hl in
+            let h = kvHead * G + hl
+            return (0..<hl).first { plan.heads[kvHead * G + $0].indices == plan.heads[h].indices } ?? hl
+        }
+    }
+    var panelKeys = 0
+    for g in 0..<pb.hkv {
+        let owners = panelOwners(g)
+        let total = (0..<G).filter { owners[$0] == $0 && !plan.heads[g * G + $0].dense }
+            .reduce(0) { $0 + PackedKV.paddedKeys(plan.heads[g * G + $1].indices.count) }
+        panelKeys = max(panelKeys, total)
+    }
+    let packed = try PackedKV.allocate(keys: sk, dim: dim, withValues: true, in: ws, what: "packed keys/values")
+    let panelStore = try PackedKV.allocate(keys: panelKeys, dim: dim, withValues: true, in: ws, what: "stripe panels")
+    let floatsPerWorker = BlockScratch.floatsPerWorker(dim: dim) + dim
+    let floats = try ws.allocate(try checkedProduct(threads, floatsPerWorker, what: "kernel scratch"), of: Float.self, what: "kernel scratch")
+    let ints = try ws.allocate(threads * 2 * qb, of: Int.self, what: "kernel scratch")
+    let qmul = pb.scale * Float(1.4426950408889634)   // log2(e): the kernel works in exp2
+    let ln2 = Float(0.6931471805599453)
+    let blocks = (sq + qb - 1) / qb
+
+    for kvHead in 0..<pb.hkv {
+        packed.fillParallel(from: pb.k, vView, head: kvHead, indices: nil, threads: threads,
+                            rows: floats)
+        // Lay out this group's panels and gather them.
+        let owners = panelOwners(kvHead)
+        var offsets = [Int](repeating: 0, count: G)
+        var next = 0
+        for hl in 0..<G where owners[hl] == hl && !plan.heads[kvHead * G + hl].dense {
+            offsets[hl] = next
+            next += PackedKV.paddedKeys(plan.heads[kvHead * G + hl].indices.count)
+        }
+        let panels: [PackedKV] = (0..<G).map { hl in
+            let start = offsets[owners[hl]]
+            return PackedKV(kt: panelStore.kt + start * dim, v: panelStore.v! + start * dim,
+                            keys: plan.heads[kvHead * G + hl].indices.count, dim: dim)
+        }
+        parallelFor(threads: threads, tasks: G) { hl, _ in
+            let head = plan.heads[kvHead * G + hl]
+            guard owners[hl] == hl, !head.dense else { return }
+            head.indices.withUnsafeBufferPointer { idx in
+                panels[hl].gather(from: packed, indices: idx.baseAddress!, range: 0..<idx.count)
+            }
+            panels[hl].zeroPadding()
+        }
+
+        // Largest blocks (the last rows) first, for balance under dynamic scheduling.
+        parallelFor(threads: threads, tasks: G * blocks) { t, worker in
+            let hl = t % G, block = blocks - 1 - t / G
+            let h = kvHead * G + hl
+            let head = plan.heads[h]
+            let w = BlockScratch(floats: floats + worker * floatsPerWorker, ints: ints + worker * 2 * qb, dim: dim)
+            let r0 = block * qb, n = min(qb, sq - r0)
+            let rows = KernelTraits.roundUp(n, KernelTraits.rows)
+            for r in 0..<n {
+                sac_load_f32(pb.q.row(token: r0 + r, head: h), pb.q.dtype, w.q + r * dim, Int64(dim), qmul)
+            }
+            (w.q + n * dim).update(repeating: 0, count: (rows - n) * dim)
+            w.reset(rows: rows, dim: dim)
+            for r in n..<rows { w.lo[r] = 0; w.hi[r] = 0 }
+            if head.dense {
+                for r in 0..<n { w.lo[r] = 0; w.hi[r] = pb.position(ofRow: r0 + r) + 1 }
+                attendPanel(packed, rows: rows, w)
+            } else {
+                for r in 0..<n { w.lo[r] = 0; w.hi[r] = head.stripeCount(atPosition: pb.position(ofRow: r0 + r)) }
+                attendPanel(panels[hl], rows: rows, w)
+                for r in 0..<n {
+                    let p = pb.position(ofRow: r0 + r)
+                    w.lo[r] = max(0, p - head.window + 1); w.hi[r] = p + 1
+                }
+                attendPanel(packed, rows: rows, w)
+            }
+            for r in 0..<n {
+                let o = w.o + r * dim
+                let inv = F8(repeating: 1 / w.l[r])
+                var c = 0
+                while c < dim { store8(load8(o + c) * inv, o + c); c += 8 }
+                sac_store_f32(o, out.row(token: r0 + r, head: h), out.dtype, Int64(dim))
+                if let lse = pb.lse { lse[h * sq + r0 + r] = (w.m[r] + log2f(w.l[r])) * ln2 }
+            }
+        }
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#endif

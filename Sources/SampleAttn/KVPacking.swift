@@ -1,0 +1,81 @@
+import CSampleAttn
+
+/// Keys (and optionally values) of one K/V head, or a gathered subset of them, in float32:
+/// keys as tiles of 16 (dim-major inside a tile: element (c, jj) of tile t at
+/// kt[t*16*dim + c*16 + jj]) for the score kernel, values as rows [keys x dim].
+/// Padding keys up to the tile are zero, so whole tiles can always be computed.
+struct PackedKV {
+    let kt: UnsafeMutablePointer<Float>
+    let v: UnsafeMutablePointer<Float>?
+    let keys: Int
+    let dim: Int
+
+    static func paddedKeys(_ keys: Int) -> Int { KernelTraits.roundUp(max(keys, 1), KernelTraits.keyTile) }
+
+    /// Pointer to the tile holding key j (j a multiple of 16).
+    @inline(__always) func tile(at j: Int) -> UnsafePointer<Float> { UnsafePointer(kt + j * dim) }
+
+    /// Allocates room for `keys` keys (values too when withValues).
+    static func allocate(keys: Int, dim: Int, withValues: Bool, in ws: Workspace, what: String) throws -> PackedKV {
+        let n = try checkedProduct(paddedKeys(keys), dim, what: what)
+        let kt = try ws.allocate(n, of: Float.self, zeroed: true, what: what + " keys")
+        let v = withValues ? try ws.allocate(n, of: Float.self, zeroed: true, what: what + " values") : nil
+        return PackedKV(kt: kt, v: v, keys: keys, dim: dim)
+    }
+
+    /// A view of the first `count` keys of this panel (same storage).
+    func prefix(_ count: Int) -> PackedKV { PackedKV(kt: kt, v: v, keys: count, dim: dim) }
+
+    /// Converts keys `first..<end` of this panel from head `head` of k (and v), where panel key i
+    /// is source token `indices?[i] ?? i`. `row` is a dim-float scratch buffer.
+    func fill(from k: TensorView, _ v: TensorView?, head: Int, indices: UnsafePointer<Int>?,
+              range: Range<Int>, row: UnsafeMutablePointer<Float>) {
+        for i in range {
+            let token = indices?[i] ?? i
+            sac_load_f32(k.row(token: token, head: head), k.dtype, row, Int64(dim), 1)
+            let dst = kt + (i / KernelTraits.keyTile) * KernelTraits.keyTile * dim + (i % KernelTraits.keyTile)
+            for c in 0..<dim { dst[c * KernelTraits.keyTile] = row[c] }
+            if let v, let vdst = self.v {
+                sac_load_f32(v.row(token: token, head: head), v.dtype, vdst + i * dim, Int64(dim), 1)
+            }
+        }
+    }
+
+    /// fill() over all keys on the context's threads, in chunks of 1024 keys.
+    func fillParallel(from k: TensorView, _ v: TensorView?, head: Int, indices: UnsafePointer<Int>?,
+                      threads: Int, rows: UnsafeMutablePointer<Float>) {
+        let chunk = 1024
+        let tasks = (keys + chunk - 1) / chunk
+        let dim = self.dim
+        parallelFor(threads: threads, tasks: tasks) { t, worker in
+            self.fill(from: k, v, head: head, indices: indices,
+                      range: t * chunk..<min(keys, (t + 1) * chunk), row: rows + worker * dim)
+        }
+    }
+}
+
+extension PackedKV {
+    /// Copies keys `indices[range]` of `source` (already packed) into positions `range` of this
+    /// panel: the stripe keys of a head, gathered once so the kernel reads them contiguously.
+    func gather(from source: PackedKV, indices: UnsafePointer<Int>, range: Range<Int>) {
+        let t = KernelTraits.keyTile
+        for i in range {
+            let j = indices[i]
+            let src = source.kt + (j / t) * t * dim + (j % t)
+            let dst = kt + (i / t) * t * dim + (i % t)
+            for c in 0..<dim { dst[c * t] = src[c * t] }
+            if let v, let sv = source.v { (v + i * dim).update(from: sv + j * dim, count: dim) }
+        }
+    }
+
+    /// Zeroes the padding keys after `keys` up to the tile, so stale data (perhaps non-finite)
+    /// never meets a zero probability.
+    func zeroPadding() {
+        let t = KernelTraits.keyTile
+        for i in keys..<PackedKV.paddedKeys(keys) {
+            let dst = kt + (i / t) * t * dim + (i % t)
+            for c in 0..<dim { dst[c * t] = 0 }
+            v.map { ($0 + i * dim).update(repeating: 0, count: dim) }
+        }
+    }
+}

@@ -1,0 +1,120 @@
+import CSampleAttn
+
+/// The defaults of sa_params, in one place. sink_tokens, min_seq_len and max_density were chosen
+/// by measurement on real attention inputs (see docs/DEFAULTS.md).
+enum Defaults {
+    static let mode = SA_MODE_SAMPLE
+    static let alpha: Float = 0.95
+    static let windowRatio: Float = 0.08
+    static let sampleRatio: Float = 0.05
+    static let sinkTokens: Int32 = 4
+    static let minSeqLen: Int32 = 2048
+    static let maxDensity: Float = 0.75
+    static let sampleGroup: Int32 = 16
+}
+
+/// The size of sa_params in version 0.0 of the API (fields up to and including `flags`).
+let paramsSizeV0 = 40
+
+func defaultParams() -> sa_params {
+    var p = sa_params()
+    p.struct_size = UInt32(MemoryLayout<sa_params>.size)
+    p.mode = Defaults.mode
+    p.alpha = Defaults.alpha
+    p.window_ratio = Defaults.windowRatio
+    p.sample_ratio = Defaults.sampleRatio
+    p.sink_tokens = Defaults.sinkTokens
+    p.min_seq_len = Defaults.minSeqLen
+    p.max_density = Defaults.maxDensity
+    p.scale = 0
+    p.flags = 0
+    p.min_stripes = 0
+    p.max_stripes = 0
+    p.sample_group = Defaults.sampleGroup
+    p.reserved0 = 0
+    return p
+}
+
+/// Validated parameters of one call.
+struct Params: Equatable {
+    var mode: Int32
+    var alpha: Float
+    var windowRatio: Float
+    var sampleRatio: Float
+    var sinkTokens: Int
+    var minSeqLen: Int
+    var maxDensity: Float
+    var scale: Float          // 0 = 1/sqrt(d), resolved by the problem
+    var shareKVGroup: Bool
+    var forceSparse: Bool
+    var minStripes: Int
+    var maxStripes: Int       // 0 = no limit
+    var sampleGroup: Int
+
+    /// Reads a caller's sa_params honouring its struct_size: fields past it keep their defaults,
+    /// bytes past our own struct must be zero (a newer caller asking for something we lack).
+    static func decode(_ pointer: UnsafePointer<sa_params>?) throws -> Params {
+        var p = defaultParams()
+        if let pointer {
+            let size = Int(pointer.pointee.struct_size)
+            let ours = MemoryLayout<sa_params>.size
+            if size < paramsSizeV0 {
+                throw SAError(SA_ERR_STRUCT_SIZE, "sa_params.struct_size is \(size); at least \(paramsSizeV0) expected (use sa_params_default)")
+            }
+            let raw = UnsafeRawPointer(pointer)
+            if size > ours {
+                if size > 4096 { throw SAError(SA_ERR_STRUCT_SIZE, "sa_params.struct_size \(size) is implausibly large") }
+                for i in ours..<size where raw.load(fromByteOffset: i, as: UInt8.self) != 0 {
+                    throw SAError(SA_ERR_STRUCT_SIZE, "sa_params.struct_size \(size) is larger than this library's \(ours) and sets fields it does not know")
+                }
+            }
+            withUnsafeMutableBytes(of: &p) { dst in
+                dst.copyMemory(from: UnsafeRawBufferPointer(start: raw, count: min(size, ours)))
+            }
+            p.struct_size = UInt32(ours)
+        }
+        return try Params(validating: p)
+    }
+
+    init(validating p: sa_params) throws {
+        func bad(_ m: String) -> SAError { SAError(SA_ERR_INVALID_PARAM, m) }
+        guard p.mode == SA_MODE_DENSE || p.mode == SA_MODE_SAMPLE else {
+            if p.mode == SA_MODE_SAMPLE_SLASH {
+                throw SAError(SA_ERR_INVALID_MODE, "mode SA_MODE_SAMPLE_SLASH is not available in this version")
+            }
+            throw SAError(SA_ERR_INVALID_MODE, "mode \(p.mode) is not one of SA_MODE_DENSE (0), SA_MODE_SAMPLE (1)")
+        }
+        if p.flags & ~UInt32(SA_FLAG_ALL) != 0 {
+            throw SAError(SA_ERR_UNKNOWN_FLAG, "flags 0x\(String(p.flags, radix: 16)) has bits this version does not know (known: 0x\(String(UInt32(SA_FLAG_ALL), radix: 16)))")
+        }
+        guard p.scale.isFinite, p.scale >= 0 else {
+            throw SAError(SA_ERR_INVALID_SCALE, "scale \(p.scale) must be finite and >= 0 (0 = 1/sqrt(head_dim))")
+        }
+        guard p.alpha > 0, p.alpha <= 1 else { throw bad("alpha \(p.alpha) must be in (0, 1]") }
+        guard p.window_ratio >= 0, p.window_ratio <= 1 else { throw bad("window_ratio \(p.window_ratio) must be in [0, 1]") }
+        guard p.sample_ratio > 0, p.sample_ratio <= 1 else { throw bad("sample_ratio \(p.sample_ratio) must be in (0, 1]") }
+        guard p.sink_tokens >= 0 else { throw bad("sink_tokens \(p.sink_tokens) must be >= 0") }
+        guard p.min_seq_len >= 0 else { throw bad("min_seq_len \(p.min_seq_len) must be >= 0") }
+        guard p.max_density > 0, p.max_density <= 1 else { throw bad("max_density \(p.max_density) must be in (0, 1]") }
+        guard p.min_stripes >= 0 else { throw bad("min_stripes \(p.min_stripes) must be >= 0") }
+        guard p.max_stripes >= 0 else { throw bad("max_stripes \(p.max_stripes) must be >= 0 (0 = no limit)") }
+        guard p.max_stripes == 0 || p.max_stripes >= p.min_stripes else {
+            throw bad("max_stripes \(p.max_stripes) must be >= min_stripes \(p.min_stripes)")
+        }
+        guard p.sample_group >= 1, p.sample_group <= 256 else { throw bad("sample_group \(p.sample_group) must be in [1, 256]") }
+        guard p.reserved0 == 0 else { throw bad("sa_params.reserved0 must be 0") }
+        mode = p.mode
+        alpha = p.alpha
+        windowRatio = p.window_ratio
+        sampleRatio = p.sample_ratio
+        sinkTokens = Int(p.sink_tokens)
+        minSeqLen = Int(p.min_seq_len)
+        maxDensity = p.max_density
+        scale = p.scale
+        shareKVGroup = p.flags & UInt32(SA_FLAG_SHARE_KV_GROUP) != 0
+        forceSparse = p.flags & UInt32(SA_FLAG_FORCE_SPARSE) != 0
+        minStripes = Int(p.min_stripes)
+        maxStripes = Int(p.max_stripes)
+        sampleGroup = Int(p.sample_group)
+    }
+}

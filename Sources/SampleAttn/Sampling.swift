@@ -1,0 +1,93 @@
+import CSampleAttn
+
+/// Stage 1, query-guided attention sampling: which query rows are sampled, and the exact
+/// softmax of each sampled row over all its keys, accumulated per key column outside that
+/// row's local window.
+
+/// Sampled rows: groups of adjacent rows, evenly strided over the chunk, the last group
+/// always ending at the last row (scores of a group come from one matrix product).
+struct SampleRows {
+    let groups: [Range<Int>]     // row ranges, ascending, disjoint
+    let count: Int               // total sampled rows
+
+    init(sq: Int, ratio: Float, groupSize: Int) {
+        let gs = min(groupSize, sq)
+        let target = max(1, Int((ratio * Float(sq)).rounded(.up)))
+        let ng = max(1, (target + gs - 1) / gs)
+        var groups: [Range<Int>] = []
+        if ng * gs >= sq {
+            var s = 0
+            while s < sq { groups.append(s..<min(sq, s + gs)); s += gs }
+        } else if ng == 1 {
+            groups = [(sq - gs)..<sq]
+        } else {
+            for g in 0..<ng {
+                let start = g * (sq - gs) / (ng - 1)
+                groups.append(start..<start + gs)
+            }
+        }
+        self.groups = groups
+        count = groups.reduce(0) { $0 + $1.count }
+    }
+}
+
+/// Stage-1 results of one query head.
+struct SampleStats {
+    let columnMass: UnsafeMutablePointer<Float>   // [sk]: sum of sampled P_ij with j <= p(i) - w
+    let rowLse2: UnsafeMutablePointer<Float>      // [sampled rows]: log2-sum-exp2 of the row's scores
+    let rowWindowMass: UnsafeMutablePointer<Float> // [sampled rows]: the row's mass inside its window
+}
+
+/// Exact softmax of the sampled rows of groups[range] for one query head, adding column mass
+/// into `columnMass` (in group order, so sums are thread-count independent).
+/// `scores` holds [roundUp(groupSize, 6) x roundUp(sk, 16)] floats.
+func sampleGroups(_ rows: SampleRows, _ range: Range<Int>, head: Int, problem pb: Problem,
+                  keys: PackedKV, window w: Int, firstRowIndex: Int, stats: SampleStats,
+                  columnMass: UnsafeMutablePointer<Float>, q: UnsafeMutablePointer<Float>,
+                  scores: UnsafeMutablePointer<Float>) {
+    let dim = pb.dim, lds = PackedKV.paddedKeys(pb.sk)
+    let qmul = pb.scale * Float(1.4426950408889634)   // log2(e): scores in log2 units
+    var sampleIndex = firstRowIndex
+    for g in range {
+        let group = rows.groups[g]
+        let n = group.count, nPad = KernelTraits.roundUp(n, KernelTraits.rows)
+        for (r, i) in group.enumerated() {
+            sac_load_f32(pb.q.row(token: i, head: head), pb.q.dtype, q + r * dim, Int64(dim), qmul)
+        }
+        (q + n * dim).update(repeating: 0, count: (nPad - n) * dim)
+        let lastKey = pb.position(ofRow: group.upperBound - 1)
+        let tiles = KernelTraits.roundUp(lastKey + 1, KernelTraits.keyTile)
+        var rt = 0
+        while rt < nPad {
+            var t = 0
+            while t < tiles {
+                scoreTile(q + rt * dim, dim, keys.tile(at: t), dim, scores + rt * lds + t, lds)
+                t += KernelTraits.keyTile
+            }
+            rt += KernelTraits.rows
+        }
+        for (r, i) in group.enumerated() {
+            let p = pb.position(ofRow: i)
+            let row = scores + r * lds
+            let m = rowMax(row, 0, p + 1)
+            let total = exp2InPlace(row, 0, p + 1, shift: m)
+            let inv = 1 / total
+            stats.rowLse2[sampleIndex] = m + log2f(total)
+            let windowStart = max(0, p - w + 1)
+            var inside: Float = 0
+            for j in windowStart...p { inside += row[j] }
+            stats.rowWindowMass[sampleIndex] = inside * inv
+            // Outside the window: keys 0 ... p - w.
+            let outside = windowStart
+            let iv = F8(repeating: inv)
+            var j = 0
+            while j + 8 <= outside { store8(load8(columnMass + j).addingProduct(load8(row + j), iv), columnMass + j); j += 8 }
+            while j < outside { columnMass[j] += row[j] * inv; j += 1 }
+            sampleIndex += 1
+        }
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#endif

@@ -1,0 +1,234 @@
+/*
+ * sampleattn.h - the public C API of libsampleattn.
+ *
+ * Causal prefill attention for CPU inference engines: exact (dense) attention and
+ * SampleAttention (adaptive local window + query-guided key stripes) behind one call.
+ *
+ * Rules (see README "Guarantees"):
+ *  - Every function that can fail returns sa_status (0 = SA_OK). Codes are only ever appended.
+ *  - Public structs start with `uint32_t struct_size` and only grow at the end.
+ *  - The caller owns every buffer. The library keeps no pointer after a call returns, writes only
+ *    `out` (and `lse`, `stats`, plan handles), and writes nothing when a call fails validation.
+ *  - A context is used by one thread at a time (a second concurrent call on the same context is
+ *    refused with SA_ERR_CONTEXT_BUSY); different contexts run concurrently.
+ *  - Results are bitwise identical whatever the thread count.
+ *
+ * This header is the source of truth: the C ABI test checks the library against it.
+ */
+#ifndef SAMPLEATTN_H
+#define SAMPLEATTN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(_WIN32)
+#  define SA_API __declspec(dllimport)
+#elif defined(__GNUC__)
+#  define SA_API __attribute__((visibility("default")))
+#else
+#  define SA_API
+#endif
+
+/* ---------------------------------------------------------------- versions */
+#define SA_VERSION_MAJOR 0
+#define SA_VERSION_MINOR 1
+#define SA_VERSION_PATCH 0
+#define SA_VERSION_NUMBER (SA_VERSION_MAJOR * 10000 + SA_VERSION_MINOR * 100 + SA_VERSION_PATCH)
+
+SA_API const char *sa_version_string(void);   /* "0.1.0" */
+SA_API uint32_t    sa_version_number(void);   /* MAJOR*10000 + MINOR*100 + PATCH */
+
+/* ---------------------------------------------------------------- status codes */
+typedef int32_t sa_status;
+#define SA_OK                        0
+#define SA_ERR_NULL_ARGUMENT         1   /* a required pointer is NULL */
+#define SA_ERR_INVALID_DTYPE         2   /* dtype is not one of SA_DTYPE_* */
+#define SA_ERR_INVALID_SHAPE         3   /* a size is zero or negative */
+#define SA_ERR_UNSUPPORTED_HEAD_DIM  4   /* head_dim not a multiple of 8 in [8, 256], or q/k/v differ */
+#define SA_ERR_GQA_MISMATCH          5   /* H_q % H_kv != 0, or k and v head counts differ */
+#define SA_ERR_SEQ_MISMATCH          6   /* S_q > S_k, or k and v token counts differ, or out != q shape */
+#define SA_ERR_INVALID_STRIDE        7   /* negative stride, or a tensor's `reserved` is not 0 */
+#define SA_ERR_OVERLAPPING_VIEW      8   /* strides make two elements of one view share memory */
+#define SA_ERR_OVERFLOW              9   /* sizes or strides overflow int64 / addressable memory */
+#define SA_ERR_ALIASING             10   /* out (or lse) overlaps an input or each other */
+#define SA_ERR_INVALID_SCALE        11   /* scale is NaN, infinite or negative */
+#define SA_ERR_INVALID_PARAM        12   /* an sa_params field is out of range */
+#define SA_ERR_INVALID_MODE         13   /* mode is not one of SA_MODE_* */
+#define SA_ERR_UNKNOWN_FLAG         14   /* flags has bits this version does not know */
+#define SA_ERR_STRUCT_SIZE          15   /* struct_size is too small (or 0) */
+#define SA_ERR_OUT_OF_MEMORY        16   /* workspace allocation failed or exceeds the limit */
+#define SA_ERR_CONTEXT_BUSY         17   /* the context is in use by another thread */
+#define SA_ERR_PLAN_MISMATCH        18   /* plan was made for other shapes/params than this call */
+#define SA_ERR_INDEX_OUT_OF_RANGE   19   /* head index out of range in a plan query */
+#define SA_ERR_BUFFER_TOO_SMALL     20   /* caller buffer capacity too small */
+#define SA_ERR_INTERNAL             21   /* a bug: please report */
+#define SA_STATUS_COUNT             22   /* one past the last code of this version */
+
+/* Static English description of a status ("unknown status" for unknown values); never NULL. */
+SA_API const char *sa_status_string(sa_status s);
+
+/* ---------------------------------------------------------------- tensors */
+typedef int32_t sa_dtype;
+#define SA_DTYPE_F32  0
+#define SA_DTYPE_F16  1   /* IEEE binary16 */
+#define SA_DTYPE_BF16 2   /* bfloat16 */
+
+/*
+ * A view of caller memory with logical shape [n_tokens, n_heads, head_dim].
+ * Element (t, h, c) is at data + t*stride_token + h*stride_head + c, in ELEMENTS of dtype.
+ * The head_dim stride is always 1. Both strides 0 mean dense token-major [S, H, d]
+ * (stride_token = H*d, stride_head = d). Head-major [H, S, d]: stride_token = d,
+ * stride_head = S*d. ggml's [d, n_ctx, n_head] with byte strides nb1, nb2:
+ * stride_token = nb1/elsize, stride_head = nb2/elsize. Strides are >= 0 and the view must not
+ * overlap itself.
+ */
+typedef struct sa_tensor {
+    void    *data;          /* first element; const for inputs (never written) */
+    sa_dtype dtype;         /* SA_DTYPE_* */
+    int32_t  reserved;      /* must be 0 */
+    int64_t  n_tokens;      /* > 0 */
+    int64_t  n_heads;       /* > 0 */
+    int64_t  head_dim;      /* > 0, multiple of 8, <= 256 */
+    int64_t  stride_token;  /* elements between consecutive tokens; see above */
+    int64_t  stride_head;   /* elements between consecutive heads */
+} sa_tensor;
+
+/* ---------------------------------------------------------------- parameters */
+#define SA_MODE_DENSE        0   /* exact causal attention */
+#define SA_MODE_SAMPLE       1   /* the SampleAttention seed algorithm (default) */
+#define SA_MODE_SAMPLE_SLASH 2   /* column + slash stripes (not available in this version) */
+
+/* flags */
+#define SA_FLAG_SHARE_KV_GROUP  (1u << 0)  /* one stripe set per K/V group (union over its heads) */
+#define SA_FLAG_FORCE_SPARSE    (1u << 1)  /* never fall back to dense (ignore min_seq_len, max_density) */
+#define SA_FLAG_ALL             (SA_FLAG_SHARE_KV_GROUP | SA_FLAG_FORCE_SPARSE)
+
+typedef struct sa_params {
+    uint32_t struct_size;   /* sizeof(sa_params), set by sa_params_default */
+    int32_t  mode;          /* SA_MODE_*; default SA_MODE_SAMPLE */
+    float    alpha;         /* target CRA of the sampled rows, (0, 1]; default 0.95 */
+    float    window_ratio;  /* local window = ceil(window_ratio * S_k) keys, [0, 1]; default 0.08 */
+    float    sample_ratio;  /* sampled query rows / S_q, (0, 1]; default 0.05 */
+    int32_t  sink_tokens;   /* first keys always kept, >= 0; default 4 (0 = the paper) */
+    int32_t  min_seq_len;   /* S_k below this: dense, >= 0; default 2048 */
+    float    max_density;   /* kept share of causal entries above this: dense, (0, 1]; default 0.75 */
+    float    scale;         /* logit scale, >= 0 and finite; 0 = 1/sqrt(head_dim) */
+    uint32_t flags;         /* SA_FLAG_* bits; default 0 */
+    /* --- appended in 0.1 --- */
+    int32_t  min_stripes;   /* at least this many selected columns per head, >= 0; default 0 */
+    int32_t  max_stripes;   /* at most this many (0 = no limit), >= 0, >= min_stripes if > 0 */
+    int32_t  sample_group;  /* adjacent rows per sampled group, [1, 256]; default 16 */
+    int32_t  reserved0;     /* must be 0 */
+} sa_params;
+
+/* Fill *p with the defaults above (struct_size = sizeof(sa_params)). NULL is a no-op. */
+SA_API void sa_params_default(sa_params *p);
+
+/* ---------------------------------------------------------------- statistics */
+typedef struct sa_stats {
+    uint32_t struct_size;       /* caller sets sizeof(sa_stats) (or smaller, older) before the call */
+    int32_t  mode;              /* the mode requested */
+    int64_t  n_heads;           /* query heads */
+    int64_t  n_dense_heads;     /* heads computed densely (mode dense, or fallback) */
+    int64_t  kept_entries;      /* (row, key) pairs attended, summed over heads */
+    int64_t  causal_entries;    /* (row, key) pairs of full causal attention, summed over heads */
+    double   density;           /* kept_entries / causal_entries */
+    double   cra_estimate;      /* mean over heads of the sampled rows' estimated CRA (1 for dense) */
+    double   time_sample_s;     /* stage 1: sampling, seconds */
+    double   time_filter_s;     /* stage 2: column selection, seconds */
+    double   time_attention_s;  /* the attention kernel, seconds */
+    double   time_total_s;      /* the whole call, seconds */
+    int32_t  fallback_reason;   /* SA_FALLBACK_* of the call (when every head is dense) */
+    int32_t  n_threads;         /* threads used */
+} sa_stats;
+
+#define SA_FALLBACK_NONE        0  /* sparse (or dense mode requested) */
+#define SA_FALLBACK_SHORT       1  /* S_k < min_seq_len */
+#define SA_FALLBACK_DENSITY     2  /* a head's mask kept more than max_density */
+
+/* ---------------------------------------------------------------- context */
+typedef struct sa_context sa_context;
+
+/* n_threads: 0 = the OpenMP default (omp_get_max_threads), else 1..1024. NULL on failure. */
+SA_API sa_context *sa_context_new(int32_t n_threads);
+SA_API void        sa_context_free(sa_context *ctx);            /* NULL is a no-op */
+/* Message of the last failed call on ctx ("" if none); valid until the next call on ctx. */
+SA_API const char *sa_context_last_error(const sa_context *ctx);
+/* Threads this context uses (resolved, >= 1); 0 if ctx is NULL. */
+SA_API int32_t     sa_context_n_threads(const sa_context *ctx);
+/* Upper bound of workspace bytes a call may allocate (0 = no limit, the default). A call that
+   would need more fails with SA_ERR_OUT_OF_MEMORY before touching the output. */
+SA_API sa_status   sa_context_set_memory_limit(sa_context *ctx, uint64_t bytes);
+
+/* ---------------------------------------------------------------- attention */
+/*
+ * Causal prefill attention. q: [S_q, H_q, d]; k, v: [S_k, H_kv, d]; out: like q (any dtype).
+ * Query row i sits at absolute position S_k - S_q + i and sees keys j <= that position.
+ * Query head h reads K/V head h / (H_q / H_kv).
+ * lse (nullable): float32 [H_q, S_q], natural-log log-sum-exp of the scaled logits over the
+ *   keys actually attended (so partial results can be merged).
+ * stats (nullable): filled with what was done; stats->struct_size must be set by the caller.
+ * p (nullable): NULL means sa_params_default.
+ */
+SA_API sa_status sa_attention(sa_context *ctx, const sa_params *p,
+                              const sa_tensor *q, const sa_tensor *k, const sa_tensor *v,
+                              const sa_tensor *out, float *lse, struct sa_stats *stats);
+
+/* ---------------------------------------------------------------- plans */
+/*
+ * A plan is the sparse mask SampleAttention chose for given Q and K: per query head, a window
+ * size and sorted selected key indices (sinks included). A row at position p keeps keys
+ * p - window < j <= p, plus the selected indices j <= p - window. Plans are immutable after
+ * creation and may be read and applied from several threads at once.
+ */
+typedef struct sa_plan sa_plan;
+
+typedef struct sa_plan_head {
+    uint32_t struct_size;   /* caller sets sizeof(sa_plan_head) */
+    int32_t  dense;         /* 1 if this head is computed densely (fallback or dense mode) */
+    int64_t  window;        /* local window size in keys */
+    int64_t  n_indices;     /* number of selected key indices (sinks included) */
+    int64_t  kept_entries;  /* (row, key) pairs this head attends */
+    double   density;       /* kept_entries / causal entries of this head */
+    double   cra_mean;      /* estimated CRA, mean over the sampled rows (1 when dense) */
+    double   cra_min;       /* estimated CRA, min over the sampled rows (1 when dense) */
+} sa_plan_head;
+
+/* Build a plan from q and k (v is not needed). p NULL = defaults. *plan_out is set on success. */
+SA_API sa_status sa_plan_create(sa_context *ctx, const sa_params *p,
+                                const sa_tensor *q, const sa_tensor *k, sa_plan **plan_out);
+/* Compute attention over the plan's mask. Shapes must match the plan (else SA_ERR_PLAN_MISMATCH). */
+SA_API sa_status sa_plan_apply(sa_context *ctx, const sa_plan *plan,
+                               const sa_tensor *q, const sa_tensor *k, const sa_tensor *v,
+                               const sa_tensor *out, float *lse, struct sa_stats *stats);
+SA_API void      sa_plan_free(sa_plan *plan);                 /* NULL is a no-op */
+/* Shape the plan was made for; any output pointer may be NULL. */
+SA_API sa_status sa_plan_shape(const sa_plan *plan, int64_t *n_heads, int64_t *s_q, int64_t *s_k);
+SA_API sa_status sa_plan_head_info(const sa_plan *plan, int64_t head, sa_plan_head *info);
+/* Copy head's selected key indices (ascending) into indices[0..capacity). Needs capacity >=
+   n_indices (else SA_ERR_BUFFER_TOO_SMALL, nothing written). indices may be NULL if capacity 0
+   and n_indices is 0. */
+SA_API sa_status sa_plan_head_indices(const sa_plan *plan, int64_t head,
+                                      int64_t *indices, int64_t capacity);
+
+/* ---------------------------------------------------------------- features */
+typedef struct sa_features {
+    uint32_t struct_size;   /* caller sets sizeof(sa_features) */
+    int32_t  simd_level;    /* 0 = scalar, 1 = AVX2+FMA (x86-64-v3) */
+    int32_t  openmp;        /* 1 if built with OpenMP */
+    int32_t  max_threads;   /* omp_get_max_threads() at the time of the call */
+    int32_t  max_head_dim;  /* largest supported head_dim */
+    int32_t  head_dim_multiple; /* head_dim must be a multiple of this */
+} sa_features;
+
+SA_API sa_status sa_get_features(sa_features *f);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* SAMPLEATTN_H */
