@@ -1,0 +1,534 @@
+"""The numpy layer: ``attention()``, ``Plan``, ``SampleAttnError``, ``version()``, ``features()``.
+
+Inputs are passed to the library as strided views of the caller's memory (no copies) whenever
+the sa_tensor view can describe them: last dimension unit-stride, non-negative strides that are
+whole elements, aligned data, no self-overlap, and a dtype the library reads (float32, float16,
+bfloat16 from ``ml_dtypes``). Anything else is copied once into a contiguous array (other real
+dtypes are converted to float32, and then the output is float32 too).
+"""
+from __future__ import annotations
+
+import operator
+import sys
+import threading
+from ctypes import POINTER, byref, c_float, c_int64, c_void_p, sizeof
+from typing import Any, Dict, List, Optional, Tuple
+
+import numpy as np
+
+from . import _capi
+from ._capi import (SA_DTYPE_BF16, SA_DTYPE_F16, SA_DTYPE_F32, SA_ERR_INVALID_DTYPE,
+                    SA_ERR_INVALID_MODE, SA_ERR_INVALID_PARAM, SA_ERR_INVALID_SHAPE,
+                    SA_ERR_INVALID_STRIDE, SA_ERR_NULL_ARGUMENT, SA_FLAG_FORCE_SPARSE,
+                    SA_FLAG_SHARE_KV_GROUP, SA_MODE_DENSE, SA_MODE_SAMPLE, SA_MODE_SAMPLE_SLASH,
+                    sa_features, sa_params, sa_plan_head, sa_stats, sa_tensor)
+
+__all__ = ["attention", "Plan", "PlanHead", "SampleAttnError", "version", "version_number",
+           "features", "status_string", "library_path", "MODES", "LAYOUTS"]
+
+MODES = {"dense": SA_MODE_DENSE, "sample": SA_MODE_SAMPLE, "sample_slash": SA_MODE_SAMPLE_SLASH}
+LAYOUTS = ("shd", "hsd")
+_LAYOUT_SHAPES = {"shd": "(S, H, d)", "hsd": "(H, S, d)"}
+
+
+# ---------------------------------------------------------------- errors
+def status_string(status: int) -> str:
+    """The library's static English description of a status code."""
+    try:
+        return _capi.lib().sa_status_string(int(status)).decode("utf-8", "replace")
+    except OSError:
+        return ""
+
+
+class SampleAttnError(Exception):
+    """A failed call. ``status`` is the sa_status code (an int, e.g. 5), ``status_name`` its
+    name (``"SA_ERR_GQA_MISMATCH"``), ``message`` the context's detailed last-error message."""
+
+    def __init__(self, status: int, message: Optional[str] = None):
+        self.status = int(status)
+        self.status_name = _capi.status_name(self.status)
+        self.message = message or status_string(self.status)
+        super().__init__("%s (%d): %s" % (self.status_name, self.status, self.message))
+
+    def __reduce__(self):
+        return (type(self), (self.status, self.message))
+
+
+def _bad(status: int, message: str) -> SampleAttnError:
+    return SampleAttnError(status, message)
+
+
+# ---------------------------------------------------------------- library info
+def version() -> str:
+    """The loaded library's version string, e.g. ``"0.1.0"``."""
+    return _capi.lib().sa_version_string().decode()
+
+
+def version_number() -> int:
+    """``MAJOR*10000 + MINOR*100 + PATCH`` of the loaded library."""
+    return int(_capi.lib().sa_version_number())
+
+
+def library_path() -> str:
+    """Path (or SONAME) of the loaded native library."""
+    return _capi.library_path()
+
+
+def features() -> Dict[str, int]:
+    """``sa_get_features`` as a dict: simd_level, openmp, max_threads, max_head_dim,
+    head_dim_multiple."""
+    f = sa_features()
+    f.struct_size = sizeof(sa_features)
+    status = _capi.lib().sa_get_features(byref(f))
+    if status != 0:
+        raise SampleAttnError(status)
+    return {name: getattr(f, name) for name, _ in sa_features._fields_ if name != "struct_size"}
+
+
+# ---------------------------------------------------------------- contexts
+class _Context:
+    """An owned sa_context (one per thread and thread count, see ``_context``)."""
+
+    def __init__(self, threads: int):
+        lib = _capi.lib()
+        handle = lib.sa_context_new(threads)
+        if not handle:
+            raise _bad(SA_ERR_INVALID_PARAM,
+                       "sa_context_new(%d) failed: threads must be in 0..1024" % threads)
+        self.handle = handle
+        self.n_threads = int(lib.sa_context_n_threads(handle))
+        self._free = lib.sa_context_free
+        self._last_error = lib.sa_context_last_error
+
+    def last_error(self) -> str:
+        return (self._last_error(self.handle) or b"").decode("utf-8", "replace")
+
+    def check(self, status: int) -> None:
+        if status != 0:
+            raise SampleAttnError(status, self.last_error())
+
+    def __del__(self):
+        handle, self.handle = getattr(self, "handle", None), None
+        if handle:
+            self._free(handle)
+
+
+_tls = threading.local()
+
+
+def _context(threads: Any) -> _Context:
+    try:
+        n = operator.index(threads)
+    except TypeError:
+        raise _bad(SA_ERR_INVALID_PARAM, "threads must be an int in 0..1024, got %r" % (threads,)) from None
+    if not 0 <= n <= 1024:
+        raise _bad(SA_ERR_INVALID_PARAM, "threads %d must be in 0..1024 (0 = OpenMP default)" % n)
+    contexts = getattr(_tls, "contexts", None)
+    if contexts is None:
+        contexts = _tls.contexts = {}
+    ctx = contexts.get(n)
+    if ctx is None:
+        ctx = contexts[n] = _Context(n)
+    return ctx
+
+
+# ---------------------------------------------------------------- parameters
+def _int32(value: Any, name: str) -> int:
+    try:
+        n = operator.index(value)
+    except TypeError:
+        raise _bad(SA_ERR_INVALID_PARAM, "%s must be an int, got %r" % (name, value)) from None
+    if not -2**31 <= n < 2**31:
+        raise _bad(SA_ERR_INVALID_PARAM, "%s %d does not fit in int32" % (name, n))
+    return n
+
+
+def _float(value: Any, name: str) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise _bad(SA_ERR_INVALID_PARAM, "%s must be a number, got %r" % (name, value)) from None
+
+
+def _mode(mode: Any) -> int:
+    if isinstance(mode, str):
+        try:
+            return MODES[mode.lower()]
+        except KeyError:
+            raise _bad(SA_ERR_INVALID_MODE, "mode %r is not one of %s"
+                       % (mode, ", ".join(repr(m) for m in MODES))) from None
+    if isinstance(mode, (int, np.integer)) and not isinstance(mode, bool):
+        return _int32(mode, "mode")   # the library validates the value
+    raise _bad(SA_ERR_INVALID_MODE, "mode must be one of %s, got %r"
+               % (", ".join(repr(m) for m in MODES), mode))
+
+
+def _layout(layout: Any) -> str:
+    if layout not in LAYOUTS:
+        raise _bad(SA_ERR_INVALID_PARAM, "layout must be 'shd' (S, H, d) or 'hsd' (H, S, d), got %r"
+                   % (layout,))
+    return layout
+
+
+def _make_params(mode, alpha, window_ratio, sample_ratio, sink_tokens, scale, min_seq_len,
+                 max_density, share_kv_group, force_sparse, min_stripes, max_stripes,
+                 sample_group) -> sa_params:
+    p = sa_params()
+    _capi.lib().sa_params_default(byref(p))   # defaults (and struct_size) from the library
+    p.mode = _mode(mode)
+    p.alpha = _float(alpha, "alpha")
+    p.window_ratio = _float(window_ratio, "window_ratio")
+    p.sample_ratio = _float(sample_ratio, "sample_ratio")
+    # scale None (or 0, as in C) = 1/sqrt(head_dim)
+    p.scale = 0.0 if scale is None else _float(scale, "scale")
+    if sink_tokens is not None:
+        p.sink_tokens = _int32(sink_tokens, "sink_tokens")
+    if min_seq_len is not None:
+        p.min_seq_len = _int32(min_seq_len, "min_seq_len")
+    if max_density is not None:
+        p.max_density = _float(max_density, "max_density")
+    if min_stripes is not None:
+        p.min_stripes = _int32(min_stripes, "min_stripes")
+    if max_stripes is not None:
+        p.max_stripes = _int32(max_stripes, "max_stripes")
+    if sample_group is not None:
+        p.sample_group = _int32(sample_group, "sample_group")
+    p.flags = ((SA_FLAG_SHARE_KV_GROUP if share_kv_group else 0)
+               | (SA_FLAG_FORCE_SPARSE if force_sparse else 0))
+    return p
+
+
+# ---------------------------------------------------------------- tensors
+_bf16_cache: List[Optional[np.dtype]] = []
+
+
+def _bfloat16_dtype() -> Optional[np.dtype]:
+    """numpy's bfloat16 from ml_dtypes, or None when ml_dtypes is not installed."""
+    if not _bf16_cache:
+        try:
+            import ml_dtypes  # optional
+            _bf16_cache.append(np.dtype(ml_dtypes.bfloat16))
+        except ImportError:
+            _bf16_cache.append(None)
+    return _bf16_cache[0]
+
+
+def _dtype_code(dt: np.dtype) -> Optional[int]:
+    if dt == np.float32:
+        return SA_DTYPE_F32
+    if dt == np.float16:
+        return SA_DTYPE_F16
+    if dt.name == "bfloat16" and dt.itemsize == 2:
+        return SA_DTYPE_BF16
+    return None
+
+
+def _torch_to_numpy(t: Any) -> np.ndarray:
+    """A CPU tensor's memory as numpy, without copying (GPU tensors are copied to the CPU)."""
+    torch = sys.modules["torch"]
+    t = t.detach()
+    if t.device.type != "cpu":
+        t = t.cpu()
+    if t.dtype == torch.bfloat16:
+        bf16 = _bfloat16_dtype()
+        if bf16 is not None:
+            return t.view(torch.int16).numpy().view(bf16)
+        return t.float().numpy()
+    return t.numpy()
+
+
+def _to_numpy(x: Any, name: str) -> np.ndarray:
+    if isinstance(x, np.ndarray):
+        return x
+    if type(x).__module__.split(".")[0] == "torch" and "torch" in sys.modules:
+        return _torch_to_numpy(x)
+    try:
+        return np.asarray(x)
+    except Exception as e:  # noqa: BLE001 - any conversion failure is a bad input
+        raise _bad(SA_ERR_INVALID_DTYPE, "%s: cannot view %s as a numpy array: %s"
+                   % (name, type(x).__name__, e)) from None
+
+
+def _viewable(a: np.ndarray) -> bool:
+    """True when an sa_tensor can describe ``a`` (3-D) as it is: unit last stride, aligned data,
+    non-negative whole-element strides, no two elements sharing memory."""
+    isz = a.itemsize
+    if a.shape[2] > 1 and a.strides[2] != isz:
+        return False
+    if a.ctypes.data % isz:
+        return False
+    outer = []
+    for n, s in zip(a.shape[:2], a.strides[:2]):
+        if n > 1:
+            if s <= 0 or s % isz:
+                return False
+            outer.append((s // isz, n))
+    inner = a.shape[2]
+    for stride, n in sorted(outer):
+        if stride < inner:
+            return False
+        inner = stride * (n - 1) + inner
+    return True
+
+
+def _prepare(x: Any, name: str, layout: str) -> Tuple[np.ndarray, int]:
+    """``(array, dtype code)``: ``x`` itself when viewable, else one contiguous copy."""
+    a = _to_numpy(x, name)
+    if a.ndim != 3:
+        raise _bad(SA_ERR_INVALID_SHAPE, "%s must be 3-D %s for layout %r, got shape %s"
+                   % (name, _LAYOUT_SHAPES[layout], layout, a.shape))
+    if a.size == 0:
+        raise _bad(SA_ERR_INVALID_SHAPE, "%s shape %s has a zero size" % (name, a.shape))
+    code = _dtype_code(a.dtype)
+    if code is None:
+        if a.dtype.kind not in "fiub":
+            raise _bad(SA_ERR_INVALID_DTYPE, "%s dtype %s is not supported (float32, float16, "
+                       "bfloat16; other real types are converted to float32)" % (name, a.dtype))
+        return np.ascontiguousarray(a, dtype=np.float32), SA_DTYPE_F32
+    if not _viewable(a):
+        a = np.ascontiguousarray(a)
+    return a, code
+
+
+def _tensor(a: np.ndarray, code: int, layout: str) -> sa_tensor:
+    isz = a.itemsize
+    if layout == "shd":
+        (s, h, d), st, sh = a.shape, a.strides[0] // isz, a.strides[1] // isz
+    else:
+        (h, s, d), sh, st = a.shape, a.strides[0] // isz, a.strides[1] // isz
+    if s == 1:
+        st = h * d          # a size-1 dimension's stride is irrelevant; never leave 0, 0
+    if h == 1:
+        sh = d
+    return sa_tensor(a.ctypes.data, code, 0, s, h, d, st, sh)
+
+
+def _sh(a: np.ndarray, layout: str) -> Tuple[int, int, int]:
+    """(S, H, d) of an array in ``layout``."""
+    if layout == "shd":
+        return a.shape[0], a.shape[1], a.shape[2]
+    return a.shape[1], a.shape[0], a.shape[2]
+
+
+def _output(out: Any, q: np.ndarray, layout: str) -> Tuple[np.ndarray, int]:
+    if out is None:
+        a = np.empty(q.shape, dtype=q.dtype)   # q's dtype, in q's layout, contiguous
+        return a, _dtype_code(a.dtype)
+    a = _to_numpy(out, "out")
+    if a.ndim != 3 or a.shape != q.shape:
+        raise _bad(_capi.SA_ERR_SEQ_MISMATCH, "out shape %s differs from q %s" % (a.shape, q.shape))
+    code = _dtype_code(a.dtype)
+    if code is None:
+        raise _bad(SA_ERR_INVALID_DTYPE, "out dtype %s is not float32, float16 or bfloat16" % a.dtype)
+    if not a.flags.writeable:
+        raise _bad(_capi.SA_ERR_INVALID_PARAM, "out is read-only")
+    if not _viewable(a):
+        raise _bad(SA_ERR_INVALID_STRIDE, "out strides %s cannot be described by sa_tensor "
+                   "(unit last stride, whole non-negative element strides, no overlap)" % (a.strides,))
+    return a, code
+
+
+def _f32_ptr(a: Optional[np.ndarray]):
+    return None if a is None else a.ctypes.data_as(POINTER(c_float))
+
+
+def _stats_dict(st: sa_stats) -> Dict[str, Any]:
+    return {name: getattr(st, name) for name, _ in sa_stats._fields_ if name != "struct_size"}
+
+
+class _Call:
+    """The prepared buffers of one attention call (kept alive until the call returns)."""
+
+    def __init__(self, q, k, v, layout, out, return_lse, stats):
+        self.layout = layout
+        self.q, qc = _prepare(q, "q", layout)
+        self.k, kc = _prepare(k, "k", layout)
+        self.v, vc = _prepare(v, "v", layout)
+        self.out, oc = _output(out, self.q, layout)
+        self.qt = _tensor(self.q, qc, layout)
+        self.kt = _tensor(self.k, kc, layout)
+        self.vt = _tensor(self.v, vc, layout)
+        self.ot = _tensor(self.out, oc, layout)
+        s_q, h_q, _ = _sh(self.q, layout)
+        self.lse = np.empty((h_q, s_q), dtype=np.float32) if return_lse else None
+        self.stats = None
+        if stats:
+            self.stats = sa_stats()
+            self.stats.struct_size = sizeof(sa_stats)
+
+    def stats_ref(self):
+        return None if self.stats is None else byref(self.stats)
+
+    def apply(self, ctx: _Context, plan_handle) -> None:
+        ctx.check(_capi.lib().sa_plan_apply(ctx.handle, plan_handle, byref(self.qt), byref(self.kt),
+                                            byref(self.vt), byref(self.ot), _f32_ptr(self.lse),
+                                            self.stats_ref()))
+
+    def results(self, plan=None):
+        res = [self.out]
+        if self.lse is not None:
+            res.append(self.lse)
+        if plan is not None:
+            res.append(plan)
+        if self.stats is not None:
+            res.append(_stats_dict(self.stats))
+        return res[0] if len(res) == 1 else tuple(res)
+
+
+# ---------------------------------------------------------------- plans
+class PlanHead:
+    """One query head of a plan. A row at position p keeps keys p - window < j <= p plus the
+    selected ``indices`` j <= p - window; a ``dense`` head keeps every causal key."""
+    __slots__ = ("window", "indices", "density", "cra_mean", "cra_min", "dense", "kept_entries")
+
+    def __init__(self, info: sa_plan_head, indices: np.ndarray):
+        self.window = int(info.window)
+        self.indices = indices
+        self.density = float(info.density)
+        self.cra_mean = float(info.cra_mean)
+        self.cra_min = float(info.cra_min)
+        self.dense = bool(info.dense)
+        self.kept_entries = int(info.kept_entries)
+
+    @property
+    def n_indices(self) -> int:
+        return len(self.indices)
+
+    def __repr__(self):
+        return ("PlanHead(dense=%s, window=%d, n_indices=%d, density=%.4f, cra_mean=%.4f, cra_min=%.4f)"
+                % (self.dense, self.window, len(self.indices), self.density, self.cra_mean, self.cra_min))
+
+
+class Plan:
+    """The sparse mask SampleAttention chose for given Q and K (from ``attention(...,
+    return_plan=True)``). Per-head data is copied out at creation; the native plan is kept for
+    ``apply()`` until ``close()`` (or garbage collection). Usable as a context manager."""
+
+    def __init__(self, handle: int):
+        lib = _capi.lib()
+        self._handle = handle
+        self._free = lib.sa_plan_free
+        n, sq, sk = c_int64(), c_int64(), c_int64()
+        self._check(lib.sa_plan_shape(handle, byref(n), byref(sq), byref(sk)))
+        self.n_heads, self.s_q, self.s_k = n.value, sq.value, sk.value
+        heads = []
+        for h in range(self.n_heads):
+            info = sa_plan_head()
+            info.struct_size = sizeof(sa_plan_head)
+            self._check(lib.sa_plan_head_info(handle, h, byref(info)))
+            idx = np.empty(int(info.n_indices), dtype=np.int64)
+            self._check(lib.sa_plan_head_indices(handle, h, idx.ctypes.data_as(POINTER(c_int64)),
+                                                 idx.size))
+            idx.flags.writeable = False
+            heads.append(PlanHead(info, idx))
+        self.heads = tuple(heads)
+
+    @staticmethod
+    def _check(status):
+        if status != 0:
+            raise SampleAttnError(status)
+
+    @property
+    def closed(self) -> bool:
+        return self._handle is None
+
+    def close(self) -> None:
+        """Frees the native plan (idempotent). The per-head data stays readable."""
+        handle, self._handle = getattr(self, "_handle", None), None
+        if handle:
+            self._free(handle)
+
+    def __del__(self):
+        self.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    @property
+    def causal_entries(self) -> int:
+        """(row, key) pairs of full causal attention per head."""
+        sq, sk = self.s_q, self.s_k
+        return sq * (sk - sq) + sq * (sq + 1) // 2
+
+    @property
+    def kept_entries(self) -> int:
+        return sum(h.kept_entries for h in self.heads)
+
+    @property
+    def density(self) -> float:
+        """Kept share of the causal entries, over all heads."""
+        return self.kept_entries / (self.causal_entries * max(self.n_heads, 1))
+
+    @property
+    def n_dense_heads(self) -> int:
+        return sum(h.dense for h in self.heads)
+
+    def mask(self, head: int) -> np.ndarray:
+        """Boolean (s_q, s_k) mask of one head (True = attended); for inspection and tests."""
+        hp = self.heads[head]
+        pos = np.arange(self.s_k - self.s_q, self.s_k)[:, None]
+        j = np.arange(self.s_k)[None, :]
+        causal = j <= pos
+        if hp.dense:
+            return causal
+        selected = np.zeros(self.s_k, dtype=bool)
+        selected[hp.indices] = True
+        return causal & ((j > pos - hp.window) | (selected[None, :] & (j <= pos - hp.window)))
+
+    def apply(self, q, k, v, *, layout: str = "shd", threads: int = 0, return_lse: bool = False,
+              out=None, stats: bool = False):
+        """Attention over this plan's mask (shapes must match the plan). Returns out, or
+        (out, lse), (+ stats dict when asked)."""
+        if self._handle is None:
+            raise _bad(SA_ERR_NULL_ARGUMENT, "the plan is closed")
+        call = _Call(q, k, v, _layout(layout), out, return_lse, stats)
+        call.apply(_context(threads), self._handle)
+        return call.results()
+
+    def __repr__(self):
+        return ("Plan(n_heads=%d, s_q=%d, s_k=%d, density=%.4f, dense_heads=%d%s)"
+                % (self.n_heads, self.s_q, self.s_k, self.density, self.n_dense_heads,
+                   ", closed" if self.closed else ""))
+
+
+# ---------------------------------------------------------------- attention
+def attention(q, k, v, *, mode="sample", alpha=0.95, window_ratio=0.08, sample_ratio=0.05,
+              sink_tokens=None, scale=None, layout="shd", threads=0, return_lse=False,
+              return_plan=False, min_seq_len=None, max_density=None, share_kv_group=False,
+              force_sparse=False, min_stripes=None, max_stripes=None, sample_group=None,
+              out=None, stats=False):
+    """Causal prefill attention.
+
+    q: (S_q, H_q, d), k and v: (S_k, H_kv, d) for layout "shd"; (H, S, d) for layout "hsd".
+    Query row i sits at position S_k - S_q + i; query head h reads K/V head h // (H_q // H_kv).
+    mode: "dense" (exact), "sample" (SampleAttention) or "sample_slash".
+    sink_tokens, min_seq_len, max_density, min_stripes, max_stripes, sample_group: None = the
+    library's defaults. scale: None (or 0) = 1/sqrt(d). threads: 0 = OpenMP default.
+    out: optional preallocated output (q's shape and layout; float32/float16/bfloat16).
+
+    Returns out (q's dtype and layout); with return_lse the float32 (H_q, S_q) log-sum-exp; with
+    return_plan a :class:`Plan`; with stats a dict of sa_stats -- in the order
+    out, lse, plan, stats (a tuple when more than out is returned).
+    Raises :class:`SampleAttnError` on any bad input.
+    """
+    layout = _layout(layout)
+    params = _make_params(mode, alpha, window_ratio, sample_ratio, sink_tokens, scale,
+                          min_seq_len, max_density, share_kv_group, force_sparse, min_stripes,
+                          max_stripes, sample_group)
+    call = _Call(q, k, v, layout, out, return_lse, stats)
+    ctx = _context(threads)
+    lib = _capi.lib()
+    if not return_plan:
+        ctx.check(lib.sa_attention(ctx.handle, byref(params), byref(call.qt), byref(call.kt),
+                                   byref(call.vt), byref(call.ot), _f32_ptr(call.lse),
+                                   call.stats_ref()))
+        return call.results()
+    handle = c_void_p()
+    ctx.check(lib.sa_plan_create(ctx.handle, byref(params), byref(call.qt), byref(call.kt),
+                                 byref(handle)))
+    plan = Plan(handle.value)
+    call.apply(ctx, plan._handle)
+    return call.results(plan)
