@@ -12,7 +12,9 @@ func buildPlan(_ pb: Problem, _ params: Params, threads: Int, ws: Workspace) thr
     if params.mode == SA_MODE_DENSE { return allDense(SA_FALLBACK_NONE) }
     if sk < params.minSeqLen && !params.forceSparse { return allDense(SA_FALLBACK_SHORT) }
 
-    let window = min(sk, max(1, Int((Double(params.windowRatio) * Double(sk)).rounded(.up))))
+    // ceil(window_ratio * S_k) in float32, the precision the ratio was given in (0.1 * 300 is 30,
+    // not 31 as the float32 0.1 widened to double would give); at least 1: a row keeps itself.
+    let window = min(sk, max(1, Int((params.windowRatio * Float(sk)).rounded(.up))))
     let causal = HeadPlan.causalEntries(sq: sq, sk: sk)
     let sinkCount = min(params.sinkTokens, sk)
     let rows = SampleRows(sq: sq, ratio: params.sampleRatio, groupSize: params.sampleGroup)

@@ -14,12 +14,6 @@ struct Problem {
     let dim: Int
     let scale: Float            // logit scale (resolved from params.scale)
 
-    /// The same problem with values attached (the oracle needs v without an output).
-    init(replacingValues pb: Problem, v: TensorView) {
-        q = pb.q; k = pb.k; self.v = v; out = pb.out; lse = pb.lse
-        sq = pb.sq; sk = pb.sk; hq = pb.hq; hkv = pb.hkv; dim = pb.dim; scale = pb.scale
-    }
-
     var groupSize: Int { hq / hkv }
     /// Absolute position of query row i.
     @inline(__always) func position(ofRow i: Int) -> Int { sk - sq + i }

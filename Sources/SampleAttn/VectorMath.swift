@@ -11,14 +11,30 @@ func store8(_ v: F8, _ p: UnsafeMutablePointer<Float>) {
     UnsafeMutableRawPointer(p).storeBytes(of: v, as: F8.self)
 }
 
+/// Lane-wise max/min written with compare+blend: the standard library's generic
+/// pointwiseMax/.max() are not inlined and cost a function call per vector.
+@inline(__always) func vmax(_ a: F8, _ b: F8) -> F8 { a.replacing(with: b, where: a .< b) }
+@inline(__always) func vmin(_ a: F8, _ b: F8) -> F8 { a.replacing(with: b, where: b .< a) }
+@inline(__always) func hmax(_ v: F8) -> Float {
+    let a = v.lowHalf.replacing(with: v.highHalf, where: v.lowHalf .< v.highHalf)
+    return max(max(a[0], a[1]), max(a[2], a[3]))
+}
+@inline(__always) func hsum(_ v: F8) -> Float {
+    let a = v.lowHalf + v.highHalf
+    return (a[0] + a[2]) + (a[1] + a[3])
+}
+
 /// 2^x for 8 lanes. Range reduction to f in [-0.5, 0.5] and a degree-6 polynomial
 /// (Taylor of e^(f ln 2); truncation error < 2e-7 relative, below float32 rounding of the
 /// products it feeds). Inputs below -126 (including -inf) give exactly 0, so masked or
-/// negligible scores never produce denormals.
+/// negligible scores never produce denormals. Rounding uses the 1.5*2^23 trick: adding it
+/// leaves round(x) in the low mantissa bits, which become the exponent without a conversion.
 @inline(__always)
 func exp2v(_ x: F8) -> F8 {
-    let xc = x.clamped(lowerBound: F8(repeating: -126), upperBound: F8(repeating: 126))
-    let n = xc.rounded(.toNearestOrEven)
+    let xc = vmin(vmax(x, F8(repeating: -126)), F8(repeating: 126))
+    let magic = F8(repeating: 12582912)   // 1.5 * 2^23
+    let t = xc + magic
+    let n = t - magic
     let f = xc - n
     var p = F8(repeating: 1.5403530393381606e-4)
     p = F8(repeating: 1.3333558146428443e-3).addingProduct(p, f)
@@ -27,9 +43,9 @@ func exp2v(_ x: F8) -> F8 {
     p = F8(repeating: 0.2402265069591007).addingProduct(p, f)
     p = F8(repeating: 0.6931471805599453).addingProduct(p, f)
     p = F8(repeating: 1).addingProduct(p, f)
-    let e = (SIMD8<Int32>(n, rounding: .towardZero) &+ 127) &<< 23
-    let scale = unsafeBitCast(e, to: F8.self)
-    return (p * scale).replacing(with: 0, where: x .< -126)
+    let bits = (unsafeBitCast(t, to: SIMD8<Int32>.self) &- 0x4B40_0000 &+ 127) &<< 23
+    let scale = unsafeBitCast(bits, to: F8.self)
+    return (p * scale).replacing(with: 0, where: x .< F8(repeating: -126))
 }
 
 /// Scalar 2^x with the same polynomial, for row edges, so a value never depends on whether
@@ -43,10 +59,9 @@ func exp2s(_ x: Float) -> Float {
 @inline(__always)
 func rowMax(_ row: UnsafePointer<Float>, _ a: Int, _ b: Int) -> Float {
     var j = a
-    var m = -Float.infinity
     var mv = F8(repeating: -.infinity)
-    while j + 8 <= b { mv = pointwiseMax(mv, load8(row + j)); j += 8 }
-    m = mv.max()
+    while j + 8 <= b { mv = vmax(mv, load8(row + j)); j += 8 }
+    var m = hmax(mv)
     while j < b { m = max(m, row[j]); j += 1 }
     return m
 }
@@ -63,7 +78,7 @@ func exp2InPlace(_ row: UnsafeMutablePointer<Float>, _ a: Int, _ b: Int, shift: 
         acc += e
         j += 8
     }
-    var total = acc.sum()
+    var total = hsum(acc)
     while j < b { let e = exp2s(row[j] - shift); row[j] = e; total += e; j += 1 }
     return total
 }

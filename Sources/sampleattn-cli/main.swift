@@ -1,1 +1,10 @@
-print("todo")
+import ArgumentParser
+
+struct SampleAttnCLI: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sampleattn",
+        abstract: "libsampleattn tools: demo and benchmarks on real attention inputs.",
+        subcommands: [Demo.self])
+}
+
+SampleAttnCLI.main()

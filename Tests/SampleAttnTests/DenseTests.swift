@@ -1,6 +1,6 @@
 import XCTest
 import CSampleAttn
-@testable import SampleAttn
+import SampleAttn
 
 /// Dense mode against the float64 oracle over shapes, GQA ratios, dtypes and layouts.
 final class DenseTests: XCTestCase {

@@ -1,6 +1,7 @@
 import XCTest
+import Foundation
 import CSampleAttn
-@testable import SampleAttn
+import SampleAttn
 
 /// Deterministic pseudo-random numbers (SplitMix64), so every test input is reproducible.
 struct SeededRandom {
@@ -97,12 +98,37 @@ struct Case {
         return l
     }
 
-    /// The float64 oracle over the same inputs (mask nil = dense causal).
+    /// The float64 oracle over the same inputs: output [H_q, S_q, d] head-major and lse [H_q, S_q].
+    /// `keep(h, p, j)` says whether head h's row at position p keeps key j (nil: all causal keys).
     func reference(scale: Double? = nil, keep: ((Int, Int, Int) -> Bool)? = nil) -> (out: [Double], lse: [Double]) {
-        var qv = q.view, kv = k.view, vv = v.view
-        let pb = try! Problem(q: &qv, k: &kv, v: &vv, out: nil, lse: nil, params: try! Params.decode(nil), needsValues: false)
-        let full = Problem(replacingValues: pb, v: try! TensorView(&vv, name: "v"))
-        return Reference.attention(full, scale: scale ?? 1 / Double(q.dim).squareRoot(), keep: keep)
+        let sq = q.tokens, sk = k.tokens, dim = q.dim, G = q.heads / k.heads
+        let scale = scale ?? 1 / Double(dim).squareRoot()
+        var out = [Double](repeating: 0, count: q.heads * sq * dim)
+        var lse = [Double](repeating: 0, count: q.heads * sq)
+        var logits = [Double](repeating: -.infinity, count: sk)
+        for h in 0..<q.heads {
+            let g = h / G
+            for i in 0..<sq {
+                let p = sk - sq + i
+                var m = -Double.infinity
+                for j in 0...p {
+                    guard keep?(h, p, j) ?? true else { logits[j] = -.infinity; continue }
+                    var s = 0.0
+                    for c in 0..<dim { s += q.get(i, h, c) * k.get(j, g, c) }
+                    logits[j] = s * scale
+                    m = max(m, logits[j])
+                }
+                var total = 0.0
+                for j in 0...p where logits[j] > -.infinity {
+                    let e = Foundation.exp(logits[j] - m)
+                    total += e
+                    for c in 0..<dim { out[(h * sq + i) * dim + c] += e * v.get(j, g, c) }
+                }
+                for c in 0..<dim { out[(h * sq + i) * dim + c] /= total }
+                lse[h * sq + i] = m + Foundation.log(total)
+            }
+        }
+        return (out, lse)
     }
 
     /// Relative L2 error of out against a head-major float64 reference.

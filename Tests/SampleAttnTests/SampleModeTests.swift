@@ -1,0 +1,148 @@
+import XCTest
+import CSampleAttn
+import SampleAttn
+
+/// SampleAttention mode: plan properties, exactness over the plan's mask, equivalences with dense.
+final class SampleModeTests: XCTestCase {
+    /// Sparse on short inputs: no dense fallback by length or density.
+    func sparse(_ edit: (inout sa_params) -> Void = { _ in }) -> sa_params {
+        params(SA_MODE_SAMPLE) { p in
+            p.min_seq_len = 0
+            p.flags = UInt32(SA_FLAG_FORCE_SPARSE)
+            p.window_ratio = 0.1
+            p.sample_ratio = 0.1
+            p.alpha = 0.8
+            edit(&p)
+        }
+    }
+
+    /// Random data with structure: a few keys every query attends to strongly (like real heads).
+    func structuredCase(sq: Int, sk: Int, hq: Int, hkv: Int, dim: Int = 64, dtype: Int32 = SA_DTYPE_F32,
+                        layout: Layout = .tokenMajor, seed: UInt64 = 11) -> Case {
+        let c = Case(sq: sq, sk: sk, hq: hq, hkv: hkv, dim: dim, dtype: dtype, layout: layout, seed: seed, amplitude: 1)
+        var rng = SeededRandom(seed &+ 99)
+        let heavy = (0..<max(3, sk / 40)).map { _ in Int(rng.next() % UInt64(sk)) }
+        for g in 0..<hkv { for j in heavy { for cdim in 0..<dim { c.k.set(j, g, cdim, 3 * Float(c.q.get(0, g, cdim).sign == .minus ? -1 : 1)) } } }
+        return c
+    }
+
+    func testPlanProperties() {
+        for (sq, sk, sinks) in [(300, 300, 4), (120, 500, 0), (257, 257, 16)] {
+            let c = structuredCase(sq: sq, sk: sk, hq: 4, hkv: 2)
+            let plan = PlanHeads(c, sparse { $0.sink_tokens = Int32(sinks) })
+            XCTAssertEqual(plan.heads.count, 4)
+            for head in plan.heads {
+                XCTAssertEqual(head.info.dense, 0)
+                XCTAssertEqual(head.info.window, Int64((0.1 * Double(sk)).rounded(.up)))
+                XCTAssertEqual(head.indices, head.indices.sorted(), "sorted")
+                XCTAssertEqual(Set(head.indices).count, head.indices.count, "unique")
+                XCTAssertTrue(head.indices.allSatisfy { $0 >= 0 && $0 < sk }, "in range")
+                XCTAssertTrue((0..<min(sinks, sk)).allSatisfy(head.indices.contains), "sinks kept")
+                XCTAssertGreaterThan(head.info.density, 0)
+                XCTAssertLessThanOrEqual(head.info.density, 1)
+                XCTAssertGreaterThanOrEqual(head.info.cra_mean, Double(0.8) - 1e-4, "sampled rows reach alpha on average")
+                XCTAssertLessThanOrEqual(head.info.cra_min, head.info.cra_mean + 1e-12)
+            }
+            // The mask: causal, own position and window always kept; kept count matches the plan.
+            let keep = plan.keep
+            for (h, head) in plan.heads.enumerated() {
+                var kept = 0
+                for p in (sk - sq)..<sk {
+                    XCTAssertTrue(keep(h, p, p))
+                    XCTAssertFalse(keep(h, p, p + 1))
+                    for j in 0...p where keep(h, p, j) { kept += 1 }
+                    for j in max(0, p - Int(head.info.window) + 1)...p { XCTAssertTrue(keep(h, p, j)) }
+                }
+                XCTAssertEqual(Int64(kept), head.info.kept_entries)
+            }
+        }
+    }
+
+    func testExactOverPlanMask() {
+        for (dtype, layout, sq, sk, hq, hkv) in [(SA_DTYPE_F32, Layout.tokenMajor, 200, 200, 4, 2),
+                                                 (SA_DTYPE_F16, Layout.headMajor, 150, 333, 7, 1),
+                                                 (SA_DTYPE_BF16, Layout.paddedCache, 97, 260, 8, 2)] {
+            let c = structuredCase(sq: sq, sk: sk, hq: hq, hkv: hkv, dtype: dtype, layout: layout)
+            let p = sparse()
+            let plan = PlanHeads(c, p)
+            let lse = c.run(p)
+            let ref = c.reference(keep: plan.keep)
+            let tol = dtype == SA_DTYPE_F32 ? 1e-5 : (dtype == SA_DTYPE_F16 ? 1e-3 : 8e-3)
+            XCTAssertLessThan(c.relativeError(ref.out), tol, "dtype \(dtype)")
+            XCTAssertLessThan(maxAbsDiff(lse, ref.lse), 1e-4)
+            XCTAssertTrue(plan.heads.contains { $0.info.density < 0.9 }, "the mask is actually sparse")
+        }
+    }
+
+    func testPlanApplyEqualsAttention() {
+        let c = structuredCase(sq: 180, sk: 240, hq: 4, hkv: 2)
+        let p = sparse()
+        c.run(p)
+        let direct = c.out.bytes
+        let ctx = sa_context_new_impl(2)
+        defer { sa_context_free_impl(ctx) }
+        var pp = p, qv = c.q.view, kv = c.k.view, vv = c.v.view, ov = c.out.view
+        var plan: OpaquePointer?
+        XCTAssertEqual(sa_plan_create_impl(ctx, &pp, &qv, &kv, &plan), SA_OK)
+        defer { sa_plan_free_impl(plan) }
+        c.out.storage.initializeMemory(as: UInt8.self, repeating: 0, count: 4 * 180 * 4 * 64)
+        XCTAssertEqual(sa_plan_apply_impl(ctx, plan, &qv, &kv, &vv, &ov, nil, nil), SA_OK)
+        XCTAssertEqual(c.out.bytes, direct)
+    }
+
+    func testFullMaskEqualsDense() {
+        let c = structuredCase(sq: 150, sk: 300, hq: 4, hkv: 2)
+        c.run(params())
+        let ref = c.reference()
+        for edit in [{ (p: inout sa_params) in p.alpha = 1 }, { (p: inout sa_params) in p.window_ratio = 1 }] {
+            c.run(sparse(edit))
+            XCTAssertLessThan(c.relativeError(ref.out), 1e-5)
+        }
+    }
+
+    func testSharedStripesPerKVGroup() {
+        let c = structuredCase(sq: 200, sk: 200, hq: 6, hkv: 2)
+        let p = sparse { $0.flags |= UInt32(SA_FLAG_SHARE_KV_GROUP) }
+        let plan = PlanHeads(c, p)
+        for g in 0..<2 { for h in 1..<3 { XCTAssertEqual(plan.heads[g * 3 + h].indices, plan.heads[g * 3].indices) } }
+        let own = PlanHeads(c, sparse())
+        for h in 0..<6 { XCTAssertTrue(Set(own.heads[h].indices).isSubset(of: Set(plan.heads[h].indices))) }
+        c.run(p)
+        XCTAssertLessThan(c.relativeError(c.reference(keep: plan.keep).out), 1e-5)
+    }
+
+    func testFallbacks() {
+        let c = structuredCase(sq: 100, sk: 100, hq: 2, hkv: 1)
+        var stats = sa_stats()
+        stats.struct_size = UInt32(MemoryLayout<sa_stats>.size)
+        c.run(params(SA_MODE_SAMPLE) { $0.min_seq_len = 1000 }, stats: &stats)
+        XCTAssertEqual(stats.fallback_reason, SA_FALLBACK_SHORT)
+        XCTAssertEqual(stats.n_dense_heads, 2)
+        c.run(params(SA_MODE_SAMPLE) { $0.min_seq_len = 0; $0.max_density = 0.01 }, stats: &stats)
+        XCTAssertEqual(stats.fallback_reason, SA_FALLBACK_DENSITY)
+        XCTAssertEqual(stats.density, 1)
+        XCTAssertLessThan(c.relativeError(c.reference().out), 1e-5)
+        c.run(sparse(), stats: &stats)
+        XCTAssertEqual(stats.n_dense_heads, 0)
+        XCTAssertLessThan(stats.density, 1)
+        XCTAssertGreaterThan(stats.time_total_s, 0)
+    }
+
+    func testStripeBudget() {
+        let c = structuredCase(sq: 200, sk: 200, hq: 2, hkv: 1)
+        let few = PlanHeads(c, sparse { $0.max_stripes = 3; $0.sink_tokens = 0; $0.alpha = 1 })
+        XCTAssertTrue(few.heads.allSatisfy { $0.indices.count == 3 })
+        let many = PlanHeads(c, sparse { $0.min_stripes = 50; $0.sink_tokens = 0; $0.alpha = 0.01 })
+        XCTAssertTrue(many.heads.allSatisfy { $0.indices.count == 50 })
+    }
+
+    func testThreadCountIndependence() {
+        let c = structuredCase(sq: 400, sk: 400, hq: 4, hkv: 2)
+        c.run(sparse(), threads: 1)
+        let one = c.out.bytes
+        for t: Int32 in [2, 3, 8] {
+            c.run(sparse(), threads: t)
+            XCTAssertEqual(c.out.bytes, one, "threads \(t)")
+        }
+    }
+}
