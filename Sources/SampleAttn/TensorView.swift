@@ -60,7 +60,8 @@ struct TensorView {
         let (extent, o4) = ab.addingReportingOverflow(dim)
         let (bytes, o5) = extent.multipliedReportingOverflow(by: elementSize)
         let (_, o6) = UInt(bitPattern: data).addingReportingOverflow(UInt(max(bytes, 0)))
-        if o1 || o2 || o3 || o4 || o5 || o6 {
+        // No real view spans more than 2^47 bytes (the x86-64 user address space).
+        if o1 || o2 || o3 || o4 || o5 || o6 || bytes > 1 << 47 {
             throw SAError(SA_ERR_OVERFLOW, "\(name) strides (\(st), \(sh)) with shape [\(tokens), \(heads), \(dim)] overflow the address space")
         }
         // Non-overlap: order the two outer dimensions by stride; each stride must step past the
