@@ -1,0 +1,121 @@
+import XCTest
+import Foundation
+import CSampleAttn
+import SampleAttn
+
+/// Real attention inputs (../shared/data, captured from Qwen2.5-Coder-0.5B on real code).
+/// Missing data is a failure, not a skip: CI always has it.
+final class RealDataTests: XCTestCase {
+    static let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let shared = repo.appendingPathComponent("../shared/data").standardizedFileURL.path
+
+    /// A head-major float16 [H, S, d] .npy array.
+    final class Npy {
+        let shape: [Int]
+        let data: UnsafeMutableRawPointer
+        deinit { data.deallocate() }
+        init(_ path: String) throws {
+            let file = try Data(contentsOf: URL(fileURLWithPath: path))
+            let headerLength = Int(file[8]) | Int(file[9]) << 8
+            let header = String(decoding: file[10..<10 + headerLength], as: UTF8.self)
+            precondition(header.contains("'<f2'") && header.contains("'fortran_order': False"), "float16 C-order expected")
+            let open = header.range(of: "'shape': (")!, close = header[open.upperBound...].firstIndex(of: ")")!
+            shape = header[open.upperBound..<close].split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+            data = .allocate(byteCount: file.count - 10 - headerLength, alignment: 64)
+            file.withUnsafeBytes { raw in data.copyMemory(from: raw.baseAddress! + 10 + headerLength, byteCount: file.count - 10 - headerLength) }
+        }
+        func view() -> sa_tensor {
+            sa_tensor(data: data, dtype: SA_DTYPE_F16, reserved: 0,
+                      n_tokens: Int64(shape[1]), n_heads: Int64(shape[0]), head_dim: Int64(shape[2]),
+                      stride_token: Int64(shape[2]), stride_head: Int64(shape[1] * shape[2]))
+        }
+        func value(_ h: Int, _ t: Int, _ c: Int) -> Float {
+            var x: Float = 0
+            sac_load_f32(data + ((h * shape[1] + t) * shape[2] + c) * 2, SA_DTYPE_F16, &x, 1, 1)
+            return x
+        }
+    }
+
+    struct Layer {
+        let q: Npy, k: Npy, v: Npy
+        init(_ folder: String, _ layer: Int) throws {
+            let name = String(format: "%@/L%02d_", folder, layer)
+            q = try Npy(name + "q.npy"); k = try Npy(name + "k.npy"); v = try Npy(name + "v.npy")
+        }
+        var heads: Int { q.shape[0] }
+        var tokens: Int { q.shape[1] }
+        var dim: Int { q.shape[2] }
+    }
+
+    /// Runs attention into a float32 token-major output; returns (out, lse).
+    func run(_ l: Layer, _ p: sa_params, stats: UnsafeMutablePointer<sa_stats>? = nil) -> ([Float], [Float]) {
+        var out = [Float](repeating: 0, count: l.tokens * l.heads * l.dim)
+        var lse = [Float](repeating: 0, count: l.tokens * l.heads)
+        let ctx = sa_context_new_impl(0)
+        defer { sa_context_free_impl(ctx) }
+        var pp = p, q = l.q.view(), k = l.k.view(), v = l.v.view()
+        let status = out.withUnsafeMutableBytes { ob in
+            lse.withUnsafeMutableBufferPointer { lb in
+                var o = sa_tensor(data: ob.baseAddress, dtype: SA_DTYPE_F32, reserved: 0, n_tokens: Int64(l.tokens),
+                                  n_heads: Int64(l.heads), head_dim: Int64(l.dim), stride_token: 0, stride_head: 0)
+                return sa_attention_impl(ctx, &pp, &q, &k, &v, &o, lb.baseAddress, stats)
+            }
+        }
+        XCTAssertEqual(status, SA_OK, String(cString: sa_context_last_error_impl(ctx)))
+        return (out, lse)
+    }
+
+    func testDenseMatchesShippedOutput2K() throws {
+        let folder = Self.shared + "/qwen05b_code_2k"
+        XCTAssertTrue(FileManager.default.fileExists(atPath: folder), "real data missing at \(folder)")
+        for layer in [1, 12] {
+            let l = try Layer(folder, layer)
+            let o = try Npy(String(format: "%@/L%02d_o.npy", folder, layer))
+            let (out, _) = run(l, params(SA_MODE_DENSE))
+            var num = 0.0, den = 0.0
+            for h in 0..<l.heads { for t in 0..<l.tokens { for c in 0..<l.dim {
+                let r = Double(o.value(h, t, c)), d = Double(out[(t * l.heads + h) * l.dim + c]) - r
+                num += d * d; den += r * r
+            } } }
+            // The shipped output was computed from the capture's float32 Q/K/V and stored in float16;
+            // a float64 numpy reference on the float16 inputs differs from it by 0.6e-3..2.0e-3 per
+            // head (layer 1), so agreement is bounded by the fixture, not by the kernel.
+            XCTAssertLessThan((num / den).squareRoot(), 3e-3, "layer \(layer)")
+        }
+    }
+
+    /// The acceptance check: at alpha 0.95 on the 8K capture, the plans' true CRA
+    /// (kept share of the dense attention mass, exp(lse_sparse - lse_dense) per row) averages
+    /// at least 0.94 over heads. Density and error are printed for the record.
+    func testTrueCRAOnReal8K() throws {
+        let folder = Self.shared + "/qwen05b_code_8k"
+        XCTAssertTrue(FileManager.default.fileExists(atPath: folder), "real data missing at \(folder)")
+        var headCRA: [Double] = []
+        for layer in [1, 12, 23] {
+            let l = try Layer(folder, layer)
+            let (dense, denseLse) = run(l, params(SA_MODE_DENSE))
+            var stats = sa_stats()
+            stats.struct_size = UInt32(MemoryLayout<sa_stats>.size)
+            let (sparse, sparseLse) = run(l, params(SA_MODE_SAMPLE), stats: &stats)
+            var errors: [Double] = []
+            for h in 0..<l.heads {
+                var cra = 0.0
+                for t in 0..<l.tokens { cra += min(1, exp(Double(sparseLse[h * l.tokens + t] - denseLse[h * l.tokens + t]))) }
+                headCRA.append(cra / Double(l.tokens))
+                var num = 0.0, den = 0.0
+                for t in 0..<l.tokens { for c in 0..<l.dim {
+                    let i = (t * l.heads + h) * l.dim + c
+                    num += Double(sparse[i] - dense[i]) * Double(sparse[i] - dense[i]); den += Double(dense[i] * dense[i])
+                } }
+                errors.append((num / den).squareRoot())
+            }
+            errors.sort()
+            print(String(format: "real 8K layer %d: density %.3f, median head error %.4f, dense heads %d",
+                         layer, stats.density, errors[errors.count / 2], stats.n_dense_heads))
+            XCTAssertLessThan(stats.density, 0.6, "SampleAttention keeps a minority of the causal area")
+        }
+        let mean = headCRA.reduce(0, +) / Double(headCRA.count)
+        print(String(format: "real 8K: true CRA mean over heads %.4f, worst head %.4f", mean, headCRA.min()!))
+        XCTAssertGreaterThanOrEqual(mean, 0.94)
+    }
+}
