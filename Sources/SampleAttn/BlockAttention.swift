@@ -5,17 +5,18 @@
 
 /// Per-worker scratch of one query block.
 struct BlockScratch {
-    let q: UnsafeMutablePointer<Float>      // [queryBlock x dim], rows past the block are 0
+    let q: UnsafeMutablePointer<Float>      // [queryBlock x dim] packed (see packQueries)
     let s: UnsafeMutablePointer<Float>      // [queryBlock x keyBlock] scores, then probabilities
     let o: UnsafeMutablePointer<Float>      // [queryBlock x dim] unnormalised output
     let m: UnsafeMutablePointer<Float>      // running row max (log2 units)
     let l: UnsafeMutablePointer<Float>      // running row sum of 2^(s - m)
     let lo: UnsafeMutablePointer<Int>       // per-row key range of the current panel
     let hi: UnsafeMutablePointer<Int>
+    let row: UnsafeMutablePointer<Float>    // [dim] conversion scratch
 
     static func floatsPerWorker(dim: Int) -> Int {
         let b = KernelTraits.queryBlock
-        return 2 * b * dim + b * KernelTraits.keyBlock + 2 * b
+        return 2 * b * dim + b * KernelTraits.keyBlock + 2 * b + dim
     }
 
     init(floats: UnsafeMutablePointer<Float>, ints: UnsafeMutablePointer<Int>, dim: Int) {
@@ -25,6 +26,7 @@ struct BlockScratch {
         s = o + b * dim
         m = s + b * KernelTraits.keyBlock
         l = m + b
+        row = l + b
         lo = ints
         hi = ints + b
     }
@@ -63,7 +65,7 @@ func attendPanel(_ panel: PackedKV, rows: Int, _ w: BlockScratch) {
                 let ta = (ua - j0) / kt * kt, tb = KernelTraits.roundUp(ub - j0, kt)
                 var t = ta
                 while t < tb {
-                    scoreTile(w.q + rt * dim, dim, panel.tile(at: j0 + t), dim, s + t, lds)
+                    scoreTile(w.q + rt * dim, panel.tile(at: j0 + t), dim, s + t, lds)
                     t += kt
                 }
                 for r in rt..<rt + tileRows {

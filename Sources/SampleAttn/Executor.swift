@@ -24,7 +24,7 @@ func runAttention(_ pb: Problem, _ plan: Plan, threads: Int, ws: Workspace) thro
     }
     let packed = try PackedKV.allocate(keys: sk, dim: dim, withValues: true, in: ws, what: "packed keys/values")
     let panelStore = try PackedKV.allocate(keys: panelKeys, dim: dim, withValues: true, in: ws, what: "stripe panels")
-    let floatsPerWorker = BlockScratch.floatsPerWorker(dim: dim) + dim
+    let floatsPerWorker = BlockScratch.floatsPerWorker(dim: dim)
     let floats = try ws.allocate(try checkedProduct(threads, floatsPerWorker, what: "kernel scratch"), of: Float.self, what: "kernel scratch")
     let ints = try ws.allocate(threads * 2 * qb, of: Int.self, what: "kernel scratch")
     let qmul = pb.scale * Float(1.4426950408889634)   // log2(e): the kernel works in exp2
@@ -64,10 +64,7 @@ func runAttention(_ pb: Problem, _ plan: Plan, threads: Int, ws: Workspace) thro
             let w = BlockScratch(floats: floats + worker * floatsPerWorker, ints: ints + worker * 2 * qb, dim: dim)
             let r0 = block * qb, n = min(qb, sq - r0)
             let rows = KernelTraits.roundUp(n, KernelTraits.rows)
-            for r in 0..<n {
-                sac_load_f32(pb.q.row(token: r0 + r, head: h), pb.q.dtype, w.q + r * dim, Int64(dim), qmul)
-            }
-            (w.q + n * dim).update(repeating: 0, count: (rows - n) * dim)
+            packQueries(pb.q, head: h, rows: r0..<r0 + n, scale: qmul, into: w.q, row: w.row)
             w.reset(rows: rows, dim: dim)
             for r in n..<rows { w.lo[r] = 0; w.hi[r] = 0 }
             if head.dense {

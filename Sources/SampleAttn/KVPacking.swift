@@ -79,3 +79,18 @@ extension PackedKV {
         }
     }
 }
+
+/// Converts query rows `rows` of `head` into the score kernel's layout, times `scale`: tiles of
+/// 6 rows, dim-major inside a tile (row r, dim c of tile t at q[t*6*dim + c*6 + r]); rows past
+/// the range up to the tile are 0. `row` is a dim-float scratch buffer.
+func packQueries(_ view: TensorView, head: Int, rows: Range<Int>, scale: Float,
+                 into q: UnsafeMutablePointer<Float>, row: UnsafeMutablePointer<Float>) {
+    let dim = view.dim, tr = KernelTraits.rows
+    let padded = KernelTraits.roundUp(rows.count, tr)
+    q.update(repeating: 0, count: padded * dim)
+    for (r, i) in rows.enumerated() {
+        sac_load_f32(view.row(token: i, head: head), view.dtype, row, Int64(dim), scale)
+        let dst = q + (r / tr) * tr * dim + r % tr
+        for c in 0..<dim { dst[c * tr] = row[c] }
+    }
+}

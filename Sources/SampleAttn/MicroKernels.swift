@@ -5,23 +5,24 @@
 /// Values: O[6 x 16] += P[6 x n] * V[n x 16], same shape with V rows as the vector operand.
 /// Neither kernel knows about threads, masks or softmax.
 
-/// s[r*lds + 0..<16] = q[r*ldq + 0..<dim] . kt tile, for r in 0..<6.
+/// s[r*lds + 0..<16] = Q row r . key tile, for r in 0..<6, with q a packed query tile
+/// (dim-major: q[c*6 + r]) so all six broadcasts come from one pointer.
 @inline(__always)
-func scoreTile(_ q: UnsafePointer<Float>, _ ldq: Int, _ kt: UnsafePointer<Float>, _ dim: Int,
+func scoreTile(_ q: UnsafePointer<Float>, _ kt: UnsafePointer<Float>, _ dim: Int,
                _ s: UnsafeMutablePointer<Float>, _ lds: Int) {
     var a00 = F8(), a01 = F8(), a10 = F8(), a11 = F8(), a20 = F8(), a21 = F8()
     var a30 = F8(), a31 = F8(), a40 = F8(), a41 = F8(), a50 = F8(), a51 = F8()
-    let q0 = q, q1 = q + ldq, q2 = q + 2 * ldq, q3 = q + 3 * ldq, q4 = q + 4 * ldq, q5 = q + 5 * ldq
-    var kp = kt
-    for c in 0..<dim {
+    var kp = kt, qp = q
+    for _ in 0..<dim {
         let k0 = load8(kp), k1 = load8(kp + 8)
+        var b = F8(repeating: qp[0]); a00 = a00.addingProduct(b, k0); a01 = a01.addingProduct(b, k1)
+        b = F8(repeating: qp[1]); a10 = a10.addingProduct(b, k0); a11 = a11.addingProduct(b, k1)
+        b = F8(repeating: qp[2]); a20 = a20.addingProduct(b, k0); a21 = a21.addingProduct(b, k1)
+        b = F8(repeating: qp[3]); a30 = a30.addingProduct(b, k0); a31 = a31.addingProduct(b, k1)
+        b = F8(repeating: qp[4]); a40 = a40.addingProduct(b, k0); a41 = a41.addingProduct(b, k1)
+        b = F8(repeating: qp[5]); a50 = a50.addingProduct(b, k0); a51 = a51.addingProduct(b, k1)
         kp += 16
-        var b = F8(repeating: q0[c]); a00 = a00.addingProduct(b, k0); a01 = a01.addingProduct(b, k1)
-        b = F8(repeating: q1[c]); a10 = a10.addingProduct(b, k0); a11 = a11.addingProduct(b, k1)
-        b = F8(repeating: q2[c]); a20 = a20.addingProduct(b, k0); a21 = a21.addingProduct(b, k1)
-        b = F8(repeating: q3[c]); a30 = a30.addingProduct(b, k0); a31 = a31.addingProduct(b, k1)
-        b = F8(repeating: q4[c]); a40 = a40.addingProduct(b, k0); a41 = a41.addingProduct(b, k1)
-        b = F8(repeating: q5[c]); a50 = a50.addingProduct(b, k0); a51 = a51.addingProduct(b, k1)
+        qp += 6
     }
     store8(a00, s); store8(a01, s + 8)
     store8(a10, s + lds); store8(a11, s + lds + 8)

@@ -129,17 +129,14 @@ func estimateCRA(_ rows: SampleRows, head: Int, plan: HeadPlan, problem pb: Prob
     var index = 0
     for group in rows.groups {
         let n = group.count, nPad = KernelTraits.roundUp(n, KernelTraits.rows)
-        for (r, i) in group.enumerated() {
-            sac_load_f32(pb.q.row(token: i, head: head), pb.q.dtype, q + r * dim, Int64(dim), qmul)
-        }
-        (q + n * dim).update(repeating: 0, count: (nPad - n) * dim)
+        packQueries(pb.q, head: head, rows: group, scale: qmul, into: q, row: scores)
         let used = plan.stripeCount(atPosition: pb.position(ofRow: group.upperBound - 1))
         let tiles = KernelTraits.roundUp(used, KernelTraits.keyTile)
         var rt = 0
         while rt < nPad {
             var t = 0
             while t < tiles {
-                scoreTile(q + rt * dim, dim, panel.tile(at: t), dim, scores + rt * lds + t, lds)
+                scoreTile(q + rt * dim, panel.tile(at: t), dim, scores + rt * lds + t, lds)
                 t += KernelTraits.keyTile
             }
             rt += KernelTraits.rows

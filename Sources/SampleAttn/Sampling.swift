@@ -51,17 +51,14 @@ func sampleGroups(_ rows: SampleRows, _ range: Range<Int>, head: Int, problem pb
     for g in range {
         let group = rows.groups[g]
         let n = group.count, nPad = KernelTraits.roundUp(n, KernelTraits.rows)
-        for (r, i) in group.enumerated() {
-            sac_load_f32(pb.q.row(token: i, head: head), pb.q.dtype, q + r * dim, Int64(dim), qmul)
-        }
-        (q + n * dim).update(repeating: 0, count: (nPad - n) * dim)
+        packQueries(pb.q, head: head, rows: group, scale: qmul, into: q, row: scores)
         let lastKey = pb.position(ofRow: group.upperBound - 1)
         let tiles = KernelTraits.roundUp(lastKey + 1, KernelTraits.keyTile)
         var rt = 0
         while rt < nPad {
             var t = 0
             while t < tiles {
-                scoreTile(q + rt * dim, dim, keys.tile(at: t), dim, scores + rt * lds + t, lds)
+                scoreTile(q + rt * dim, keys.tile(at: t), dim, scores + rt * lds + t, lds)
                 t += KernelTraits.keyTile
             }
             rt += KernelTraits.rows
