@@ -72,11 +72,13 @@ func attendPanel(_ panel: PackedKV, rows: Int, _ w: BlockScratch) {
                     let row = s + (r - rt) * lds
                     let a = max(w.lo[r], j0) - j0, b = min(w.hi[r], j1) - j0
                     if a >= b { zeroRange(row, ta, tb); continue }
-                    zeroRange(row, ta, a)
-                    zeroRange(row, b, tb)
-                    let mNew = max(w.m[r], rowMax(row, a, b))
+                    // Masked keys get -inf, whose exp2 is exactly 0: the softmax then runs on
+                    // whole 16-key tiles with no scalar edges.
+                    fillRange(row, ta, a, -.infinity)
+                    fillRange(row, b, tb, -.infinity)
+                    let mNew = max(w.m[r], rowMax(row, ta, tb))
                     let correction = exp2s(w.m[r] - mNew)
-                    let sum = exp2InPlace(row, a, b, shift: mNew)
+                    let sum = exp2InPlace(row, ta, tb, shift: mNew)
                     w.l[r] = w.l[r] * correction + sum
                     w.m[r] = mNew
                     if correction != 1 {

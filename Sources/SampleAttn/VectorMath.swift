@@ -83,6 +83,13 @@ func exp2InPlace(_ row: UnsafeMutablePointer<Float>, _ a: Int, _ b: Int, shift: 
     return total
 }
 
+/// row[a..<b] = value
+@inline(__always)
+func fillRange(_ row: UnsafeMutablePointer<Float>, _ a: Int, _ b: Int, _ value: Float) {
+    var j = a
+    while j < b { row[j] = value; j += 1 }
+}
+
 /// row[a..<b] = 0
 @inline(__always)
 func zeroRange(_ row: UnsafeMutablePointer<Float>, _ a: Int, _ b: Int) {
