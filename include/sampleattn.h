@@ -121,7 +121,7 @@ typedef struct sa_params {
     /* --- appended in 0.1 --- */
     int32_t  min_stripes;   /* at least this many selected columns per head, >= 0; default 0 */
     int32_t  max_stripes;   /* at most this many (0 = no limit), >= 0, >= min_stripes if > 0 */
-    int32_t  sample_group;  /* adjacent rows per sampled group, [1, 256]; default 16 */
+    int32_t  sample_group;  /* adjacent rows per sampled group, [1, 256]; default 24 */
     int32_t  reserved0;     /* must be 0 */
 } sa_params;
 

@@ -33,24 +33,28 @@ static uint16_t f32_to_bf16(float f) {
     return (uint16_t)(bits >> 16);
 }
 
+/* Caller tensors need no alignment (the API takes void *): their elements are read and written
+   through memcpy, which is one unaligned move on x86 and no undefined behaviour anywhere. */
+static inline float load_f32(const unsigned char *p) { float f; memcpy(&f, p, 4); return f; }
+static inline uint16_t load_u16(const unsigned char *p) { uint16_t h; memcpy(&h, p, 2); return h; }
+static inline void store_u16(unsigned char *p, uint16_t h) { memcpy(p, &h, 2); }
+
 void sac_load_f32(const void *src, int32_t dtype, float *dst, int64_t n, float mul) {
     int64_t i = 0;
+    const unsigned char *s = (const unsigned char *)src;
     if (dtype == 0) {
-        const float *s = (const float *)src;
-        for (; i < n; i++) dst[i] = s[i] * mul;
+        for (; i < n; i++) dst[i] = load_f32(s + 4 * i) * mul;
     } else if (dtype == 1) {
-        const uint16_t *s = (const uint16_t *)src;
 #ifdef SAC_X86
         __m256 m = _mm256_set1_ps(mul);
         for (; i + 8 <= n; i += 8) {
-            __m256 x = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(s + i)));
+            __m256 x = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)(s + 2 * i)));
             _mm256_storeu_ps(dst + i, _mm256_mul_ps(x, m));
         }
 #endif
-        for (; i < n; i++) dst[i] = f16_to_f32_scalar(s[i]) * mul;
+        for (; i < n; i++) dst[i] = f16_to_f32_scalar(load_u16(s + 2 * i)) * mul;
     } else {
-        const uint16_t *s = (const uint16_t *)src;
-        for (; i < n; i++) dst[i] = bf16_to_f32(s[i]) * mul;
+        for (; i < n; i++) dst[i] = bf16_to_f32(load_u16(s + 2 * i)) * mul;
     }
 }
 
@@ -59,18 +63,18 @@ void sac_store_f32(const float *src, void *dst, int32_t dtype, int64_t n) {
     if (dtype == 0) {
         memcpy(dst, src, (size_t)n * sizeof(float));
     } else if (dtype == 1) {
-        uint16_t *d = (uint16_t *)dst;
+        unsigned char *d = (unsigned char *)dst;
 #ifdef SAC_X86
         for (; i + 8 <= n; i += 8) {
             __m128i h = _mm256_cvtps_ph(_mm256_loadu_ps(src + i), _MM_FROUND_TO_NEAREST_INT);
-            _mm_storeu_si128((__m128i *)(d + i), h);
+            _mm_storeu_si128((__m128i *)(void *)(d + 2 * i), h);
         }
-        for (; i < n; i++) d[i] = _cvtss_sh(src[i], _MM_FROUND_TO_NEAREST_INT);
+        for (; i < n; i++) store_u16(d + 2 * i, (uint16_t)_cvtss_sh(src[i], _MM_FROUND_TO_NEAREST_INT));
 #else
-        for (; i < n; i++) { _Float16 h = (_Float16)src[i]; memcpy(d + i, &h, 2); }
+        for (; i < n; i++) { _Float16 h = (_Float16)src[i]; memcpy(d + 2 * i, &h, 2); }
 #endif
     } else {
-        uint16_t *d = (uint16_t *)dst;
-        for (; i < n; i++) d[i] = f32_to_bf16(src[i]);
+        unsigned char *d = (unsigned char *)dst;
+        for (; i < n; i++) store_u16(d + 2 * i, f32_to_bf16(src[i]));
     }
 }

@@ -103,7 +103,7 @@ public func sa_attention_impl(_ ctx: OpaquePointer?, _ p: UnsafePointer<sa_param
         let pb = try Problem(q: q, k: k, v: v, out: out, lse: lse, params: params, needsValues: true)
         try checkStatsSize(stats)
         let ws = Workspace(limit: c.memoryLimit)
-        let plan = try buildPlan(pb, params, threads: c.threads, ws: ws)
+        let plan = try buildPlan(pb, params, threads: c.threads, ws: ws, rowMinimum: false)
         let t = sac_now_seconds()
         try runAttention(pb, plan, threads: c.threads, ws: ws)
         let end = sac_now_seconds()
@@ -126,7 +126,7 @@ public func sa_plan_create_impl(_ ctx: OpaquePointer?, _ p: UnsafePointer<sa_par
         guard let planOut else { throw SAError(SA_ERR_NULL_ARGUMENT, "plan_out is NULL") }
         let params = try Params.decode(p)
         let pb = try Problem(q: q, k: k, v: nil, out: nil, lse: nil, params: params, needsValues: false)
-        let plan = try buildPlan(pb, params, threads: c.threads, ws: Workspace(limit: c.memoryLimit))
+        let plan = try buildPlan(pb, params, threads: c.threads, ws: Workspace(limit: c.memoryLimit), rowMinimum: true)
         planOut.pointee = OpaquePointer(Unmanaged.passRetained(plan).toOpaque())
     }
 }

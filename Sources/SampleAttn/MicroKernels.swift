@@ -10,6 +10,14 @@
 @inline(__always)
 func scoreTile(_ q: UnsafePointer<Float>, _ kt: UnsafePointer<Float>, _ dim: Int,
                _ s: UnsafeMutablePointer<Float>, _ lds: Int) {
+    scoreTile(q, kt, dim, s, lds, rowMax: nil)
+}
+
+/// scoreTile that also folds the tile's scores into per-row running maxima (6 vectors), so a
+/// full row's max needs no extra pass over its scores.
+@inline(__always)
+func scoreTile(_ q: UnsafePointer<Float>, _ kt: UnsafePointer<Float>, _ dim: Int,
+               _ s: UnsafeMutablePointer<Float>, _ lds: Int, rowMax: UnsafeMutablePointer<F8>?) {
     var a00 = F8(), a01 = F8(), a10 = F8(), a11 = F8(), a20 = F8(), a21 = F8()
     var a30 = F8(), a31 = F8(), a40 = F8(), a41 = F8(), a50 = F8(), a51 = F8()
     var kp = kt, qp = q
@@ -30,6 +38,11 @@ func scoreTile(_ q: UnsafePointer<Float>, _ kt: UnsafePointer<Float>, _ dim: Int
     store8(a30, s + 3 * lds); store8(a31, s + 3 * lds + 8)
     store8(a40, s + 4 * lds); store8(a41, s + 4 * lds + 8)
     store8(a50, s + 5 * lds); store8(a51, s + 5 * lds + 8)
+    if let m = rowMax {
+        m[0] = vmax(m[0], vmax(a00, a01)); m[1] = vmax(m[1], vmax(a10, a11))
+        m[2] = vmax(m[2], vmax(a20, a21)); m[3] = vmax(m[3], vmax(a30, a31))
+        m[4] = vmax(m[4], vmax(a40, a41)); m[5] = vmax(m[5], vmax(a50, a51))
+    }
 }
 
 /// o[r*ldo + 0..<16] += sum_{j in ja..<jb} p[r*ldp + j] * v[j*ldv + 0..<16], r in 0..<6.

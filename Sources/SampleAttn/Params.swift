@@ -10,7 +10,7 @@ enum Defaults {
     static let sinkTokens: Int32 = 4
     static let minSeqLen: Int32 = 2048
     static let maxDensity: Float = 0.75
-    static let sampleGroup: Int32 = 16
+    static let sampleGroup: Int32 = 24   // 4 tiles of 6 rows: no padding rows in the score kernel
 }
 
 /// The size of sa_params in version 0.0 of the API (fields up to and including `flags`).

@@ -2,7 +2,10 @@ import CSampleAttn
 
 /// Builds the plan of a call (stages 1 and 2 of SampleAttention, the dense fallbacks, and the
 /// sampled rows' estimated CRA over the final mask), one K/V head at a time.
-func buildPlan(_ pb: Problem, _ params: Params, threads: Int, ws: Workspace) throws -> Plan {
+/// The mean estimated CRA comes free from the column sums; the minimum over sampled rows needs
+/// their scores on the selected keys again, so it is computed only when `rowMinimum` is asked
+/// (plans a caller inspects), not inside sa_attention.
+func buildPlan(_ pb: Problem, _ params: Params, threads: Int, ws: Workspace, rowMinimum: Bool) throws -> Plan {
     let sq = pb.sq, sk = pb.sk, G = pb.groupSize
     func allDense(_ reason: Int32) -> Plan {
         Plan(hq: pb.hq, sq: sq, sk: sk, params: params,
@@ -32,8 +35,8 @@ func buildPlan(_ pb: Problem, _ params: Params, threads: Int, ws: Workspace) thr
     let mass = try ws.allocate(try checkedProduct(G, parts, ldS, what: "column mass"), of: Float.self, what: "column mass")
     let rowStats = try ws.allocate(2 * G * rows.count, of: Float.self, what: "sampled row stats")
     // Per worker: room to gather one head's selected keys (at most sk) for the CRA estimate.
-    let panels = try ws.allocate(try checkedProduct(threads, ldS, dim, what: "plan panels"), of: Float.self,
-                                 zeroed: true, what: "plan panels")
+    let panels = try ws.allocate(rowMinimum ? try checkedProduct(threads, ldS, dim, what: "plan panels") : 1,
+                                 of: Float.self, zeroed: true, what: "plan panels")
 
     var heads = [HeadPlan](repeating: HeadPlan.dense(sq: sq, sk: sk), count: pb.hq)
     var timeSample = 0.0, timeFilter = 0.0
@@ -93,24 +96,34 @@ func buildPlan(_ pb: Problem, _ params: Params, threads: Int, ws: Workspace) thr
             }
             heads[kvHead * G + hl] = head
         }
-        // Estimated CRA of each sparse head over its final mask, from the sampled rows.
-        let headsSnapshot = heads
-        let cra = UnsafeMutablePointer<(Double, Double)>.allocate(capacity: G)
-        defer { cra.deallocate() }
-        parallelFor(threads: threads, tasks: G) { hl, worker in
-            let head = headsSnapshot[kvHead * G + hl]
-            if head.dense { cra[hl] = (1, 1); return }
-            let panel = PackedKV(kt: panels + worker * ldS * dim, v: nil, keys: head.indices.count, dim: dim)
-            head.indices.withUnsafeBufferPointer { idx in
-                panel.gather(from: keys, indices: idx.baseAddress!, range: 0..<idx.count)
-            }
-            let base = scratch + worker * perWorker
-            cra[hl] = estimateCRA(rows, head: kvHead * G + hl, plan: head, problem: pb, panel: panel,
-                                  stats: stats(hl), q: base, scores: base + gsPad * dim)
-        }
+        // Estimated CRA over the final mask: the sampled rows' window mass plus their mass on the
+        // selected keys outside their windows, which is exactly what the column sums hold.
         for hl in 0..<G where !heads[kvHead * G + hl].dense {
-            heads[kvHead * G + hl].craMean = cra[hl].0
-            heads[kvHead * G + hl].craMin = cra[hl].1
+            let st = stats(hl)
+            var kept = 0.0
+            for i in 0..<rows.count { kept += Double(st.rowWindowMass[i]) }
+            for j in heads[kvHead * G + hl].indices { kept += Double(st.columnMass[j]) }
+            heads[kvHead * G + hl].craMean = min(1, kept / Double(rows.count))
+            heads[kvHead * G + hl].craMin = .nan
+        }
+        if rowMinimum {
+            let headsSnapshot = heads
+            let minima = UnsafeMutablePointer<Double>.allocate(capacity: G)
+            defer { minima.deallocate() }
+            parallelFor(threads: threads, tasks: G) { hl, worker in
+                let head = headsSnapshot[kvHead * G + hl]
+                if head.dense { minima[hl] = 1; return }
+                let panel = PackedKV(kt: panels + worker * ldS * dim, v: nil, keys: head.indices.count, dim: dim)
+                head.indices.withUnsafeBufferPointer { idx in
+                    panel.gather(from: keys, indices: idx.baseAddress!, range: 0..<idx.count)
+                }
+                let base = scratch + worker * perWorker
+                minima[hl] = minimumRowCRA(rows, head: kvHead * G + hl, plan: head, problem: pb, panel: panel,
+                                           stats: stats(hl), q: base, scores: base + gsPad * dim)
+            }
+            for hl in 0..<G where !heads[kvHead * G + hl].dense {
+                heads[kvHead * G + hl].craMin = minima[hl]
+            }
         }
         timeFilter += sac_now_seconds() - t1
     }
@@ -119,13 +132,13 @@ func buildPlan(_ pb: Problem, _ params: Params, threads: Int, ws: Workspace) thr
                 timeSample: timeSample, timeFilter: timeFilter, fallbackReason: reason)
 }
 
-/// Mean and min over the sampled rows of (window mass + mass on the head's indices outside the
-/// window), using the rows' exact normalisers from stage 1.
-func estimateCRA(_ rows: SampleRows, head: Int, plan: HeadPlan, problem pb: Problem, panel: PackedKV,
-                 stats: SampleStats, q: UnsafeMutablePointer<Float>, scores: UnsafeMutablePointer<Float>) -> (Double, Double) {
+/// Min over the sampled rows of (window mass + mass on the head's indices outside the window),
+/// using the rows' exact normalisers from stage 1.
+func minimumRowCRA(_ rows: SampleRows, head: Int, plan: HeadPlan, problem pb: Problem, panel: PackedKV,
+                   stats: SampleStats, q: UnsafeMutablePointer<Float>, scores: UnsafeMutablePointer<Float>) -> Double {
     let dim = pb.dim, lds = PackedKV.paddedKeys(pb.sk)
     let qmul = pb.scale * Float(1.4426950408889634)
-    var sum = 0.0, minimum = Double.infinity
+    var minimum = Double.infinity
     var index = 0
     for group in rows.groups {
         let n = group.count, nPad = KernelTraits.roundUp(n, KernelTraits.rows)
@@ -147,10 +160,9 @@ func estimateCRA(_ rows: SampleRows, head: Int, plan: HeadPlan, problem pb: Prob
             let lse = stats.rowLse2[index]
             var kept = Double(stats.rowWindowMass[index])
             for e in 0..<count { kept += Double(exp2s(row[e] - lse)) }
-            sum += kept
             minimum = min(minimum, kept)
             index += 1
         }
     }
-    return (sum / Double(max(rows.count, 1)), minimum)
+    return min(1, minimum)
 }

@@ -45,6 +45,7 @@ func sampleGroups(_ rows: SampleRows, _ range: Range<Int>, head: Int, problem pb
                   keys: PackedKV, window w: Int, firstRowIndex: Int, stats: SampleStats,
                   columnMass: UnsafeMutablePointer<Float>, q: UnsafeMutablePointer<Float>,
                   scores: UnsafeMutablePointer<Float>) {
+    var rowMaxima = [Float](repeating: 0, count: KernelTraits.roundUp(rows.groups.map(\.count).max() ?? 1, KernelTraits.rows))
     let dim = pb.dim, lds = PackedKV.paddedKeys(pb.sk)
     let qmul = pb.scale * Float(1.4426950408889634)   // log2(e): scores in log2 units
     var sampleIndex = firstRowIndex
@@ -54,19 +55,32 @@ func sampleGroups(_ rows: SampleRows, _ range: Range<Int>, head: Int, problem pb
         packQueries(pb.q, head: head, rows: group, scale: qmul, into: q, row: scores)
         let lastKey = pb.position(ofRow: group.upperBound - 1)
         let tiles = KernelTraits.roundUp(lastKey + 1, KernelTraits.keyTile)
+        var maxes = (F8(), F8(), F8(), F8(), F8(), F8())
         var rt = 0
         while rt < nPad {
-            var t = 0
-            while t < tiles {
-                scoreTile(q + rt * dim, keys.tile(at: t), dim, scores + rt * lds + t, lds)
-                t += KernelTraits.keyTile
+            // Tiles every row of this row tile may see in full fold their max into `maxes`;
+            // the rest (the causal edge) is taken exactly below.
+            let full = min(tiles, (pb.position(ofRow: group.lowerBound + rt) + 1) / KernelTraits.keyTile * KernelTraits.keyTile)
+            withUnsafeMutableBytes(of: &maxes) { raw in
+                let m = raw.baseAddress!.assumingMemoryBound(to: F8.self)
+                m.update(repeating: F8(repeating: -.infinity), count: KernelTraits.rows)
+                var t = 0
+                while t < tiles {
+                    scoreTile(q + rt * dim, keys.tile(at: t), dim, scores + rt * lds + t, lds, rowMax: t < full ? m : nil)
+                    t += KernelTraits.keyTile
+                }
+                for r in rt..<min(rt + KernelTraits.rows, n) {
+                    let p = pb.position(ofRow: group.lowerBound + r)
+                    let row = scores + r * lds
+                    rowMaxima[r] = full > p ? rowMax(row, 0, p + 1) : max(hmax(m[r - rt]), rowMax(row, full, p + 1))
+                }
             }
             rt += KernelTraits.rows
         }
         for (r, i) in group.enumerated() {
             let p = pb.position(ofRow: i)
             let row = scores + r * lds
-            let m = rowMax(row, 0, p + 1)
+            let m = rowMaxima[r]
             let total = exp2InPlace(row, 0, p + 1, shift: m)
             let inv = 1 / total
             stats.rowLse2[sampleIndex] = m + log2f(total)
