@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs the CMake build into a fresh prefix, builds examples/c against it with pkg-config
-# and with find_package, runs both, and checks the installed library for build-tree paths.
+# Installs the CMake build into a fresh prefix, builds examples/c and examples/engine against it
+# with pkg-config and with find_package, runs them, and checks the installed library for
+# build-tree paths.
 #   test_install.sh <build dir> <source dir> [C compiler] [SA_STATIC_SWIFT_STDLIB: ON/OFF]
 set -euo pipefail
 build=$(cd "$1" && pwd)
@@ -49,4 +50,19 @@ cmake -S "$src/examples/c" -B "$tmp/cm" -G Ninja -DCMAKE_C_COMPILER="$cc" \
       -DCMAKE_PREFIX_PATH="$prefix" > "$tmp/cm.log" || { cat "$tmp/cm.log"; fail "configure examples/c"; }
 cmake --build "$tmp/cm"
 "$tmp/cm/minimal"
+
+# The engine example (f16 KV cache in ggml's layout, chunked prefill, lse merge) on real data:
+# the full run with one build, a different cache layout and chunk size with the other.
+data=$src/data/qwen05b_code_4k
+echo "== examples/engine with pkg-config"
+cp -r "$src/examples/engine" "$tmp/eng-pc"
+rm -rf "$tmp/eng-pc/build" "$tmp/eng-pc/engine" "$tmp/eng-pc/wait_policy"
+PKG_CONFIG_PATH=$prefix/lib/pkgconfig make -C "$tmp/eng-pc" CC="$cc" engine wait_policy
+"$tmp/eng-pc/engine" --data "$data"
+
+echo "== examples/engine with find_package"
+cmake -S "$src/examples/engine" -B "$tmp/eng-cm" -G Ninja -DCMAKE_C_COMPILER="$cc" \
+      -DCMAKE_PREFIX_PATH="$prefix" > "$tmp/eng-cm.log" || { cat "$tmp/eng-cm.log"; fail "configure examples/engine"; }
+cmake --build "$tmp/eng-cm"
+"$tmp/eng-cm/engine" --data "$data" --layers 12 --cache tokens --chunk 500
 echo "install test passed"
