@@ -32,7 +32,7 @@ test: build
 	$(MAKE) pytest
 	$(MAKE) test-static
 
-# -DSA_STATIC_SWIFT_STDLIB=ON in its own build tree: the first build takes a few minutes, later
+# -DSA_STATIC_SWIFT_STDLIB=ON in its own build tree: the first run takes under a minute here, later
 # runs only rebuild what changed. Tests/install/test_static.sh says what it proves.
 test-static:
 	cmake -S . -B $(STATIC_BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) \
