@@ -63,3 +63,38 @@ install: build
 
 clean:
 	rm -rf $(BUILD_DIR) $(STATIC_BUILD_DIR)
+
+# ---------------------------------------------------------------- reliability (issue #7)
+#   make test-sanitize    ASan+UBSan build in build-asan/ (C helpers and C tests with ASan+UBSan,
+#                         the Swift core with ASan, the libFuzzer target): C ABI test, fuzz
+#                         regressions, a 60 s fuzz run, concurrency, non-finite data, limits
+#   make test-tsan        TSan build in build-tsan/: the concurrency test on 1-thread contexts, and
+#                         on 2-thread contexts with LLVM's Archer (OpenMP-aware TSan)
+#   make fuzz FUZZ_SECONDS=3600 FUZZ_JOBS=2
+#                         a longer fuzzing run; corpus in build-asan/fuzz-corpus, crashes in
+#                         build-asan/fuzz-artifacts (copy them to Tests/fuzz/regressions/)
+ASAN_DIR     ?= build-asan
+TSAN_DIR     ?= build-tsan
+FUZZ_SECONDS ?= 600
+FUZZ_JOBS    ?= 1
+SAN_ENV      = SWIFT_BACKTRACE=enable=no UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+               ASAN_OPTIONS=allocator_may_return_null=1:detect_leaks=1
+
+.PHONY: test-sanitize test-tsan fuzz
+
+test-sanitize:
+	cmake -S . -B $(ASAN_DIR) -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DSA_SANITIZE="address;undefined" -DSA_FUZZ=ON
+	cmake --build $(ASAN_DIR)
+	ctest --test-dir $(ASAN_DIR) --output-on-failure -R '^(abi|fuzz_regressions|fuzz_short|concurrency|nonfinite|limits)$$'
+
+test-tsan:
+	cmake -S . -B $(TSAN_DIR) -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DSA_SANITIZE=thread
+	cmake --build $(TSAN_DIR) --target sa_concurrency_test
+	ctest --test-dir $(TSAN_DIR) --output-on-failure -R '^concurrency(_omp)?$$'
+
+fuzz:
+	cmake -S . -B $(ASAN_DIR) -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DSA_SANITIZE="address;undefined" -DSA_FUZZ=ON
+	cmake --build $(ASAN_DIR) --target fuzz_api
+	mkdir -p $(ASAN_DIR)/fuzz-corpus $(ASAN_DIR)/fuzz-artifacts
+	cd $(ASAN_DIR) && $(SAN_ENV) ./fuzz_api -fork=$(FUZZ_JOBS) -max_total_time=$(FUZZ_SECONDS) -timeout=30 \
+	    -rss_limit_mb=4096 -artifact_prefix=fuzz-artifacts/ fuzz-corpus $(CURDIR)/Tests/fuzz/regressions
