@@ -100,7 +100,7 @@ typedef struct sa_tensor {
 /* ---------------------------------------------------------------- parameters */
 #define SA_MODE_DENSE        0   /* exact causal attention */
 #define SA_MODE_SAMPLE       1   /* the SampleAttention seed algorithm (default) */
-#define SA_MODE_SAMPLE_SLASH 2   /* column + slash stripes (not available in this version) */
+#define SA_MODE_SAMPLE_SLASH 2   /* column blocks + diagonal (slash) blocks, sampled query blocks */
 
 /* flags */
 #define SA_FLAG_SHARE_KV_GROUP  (1u << 0)  /* one stripe set per K/V group (union over its heads) */
@@ -123,6 +123,11 @@ typedef struct sa_params {
     int32_t  max_stripes;   /* at most this many (0 = no limit), >= 0, >= min_stripes if > 0 */
     int32_t  sample_group;  /* adjacent rows per sampled group, [1, 256]; default 24 */
     int32_t  reserved0;     /* must be 0 */
+    /* --- SA_MODE_SAMPLE_SLASH (appended in 0.1) --- */
+    float    alpha_column;  /* kept share of the sampled rows' mass, diagonals + columns, (0, 1]; default 0.95 */
+    float    alpha_slash;   /* share the diagonal (slash) blocks alone reach, chosen first, (0, 1]; default 0.8 */
+    int32_t  chunk_n;       /* sampled query blocks: the last block of each of chunk_n segments, [1, 64]; default 2 */
+    int32_t  block_size;    /* block granularity in tokens: 16, 32, 48, 64, 80 or 96; default 64 */
 } sa_params;
 
 /* Fill *p with the defaults above (struct_size = sizeof(sa_params)). NULL is a no-op. */
@@ -182,8 +187,10 @@ SA_API sa_status sa_attention(sa_context *ctx, const sa_params *p,
 /*
  * A plan is the sparse mask SampleAttention chose for given Q and K: per query head, a window
  * size and sorted selected key indices (sinks included). A row at position p keeps keys
- * p - window < j <= p, plus the selected indices j <= p - window. Plans are immutable after
- * creation and may be read and applied from several threads at once.
+ * p - window < j <= p, plus the selected indices j <= p - window. In SA_MODE_SAMPLE_SLASH a
+ * head's mask is block-structured instead (see sa_plan_head_blocks; window is 0 and indices are
+ * the keys of the selected column blocks). Plans are immutable after creation and may be read
+ * and applied from several threads at once.
  */
 typedef struct sa_plan sa_plan;
 
@@ -196,6 +203,10 @@ typedef struct sa_plan_head {
     double   density;       /* kept_entries / causal entries of this head */
     double   cra_mean;      /* estimated CRA, mean over the sampled rows (1 when dense) */
     double   cra_min;       /* estimated CRA, min over the sampled rows (1 when dense) */
+    /* --- appended in 0.1 --- */
+    int64_t  block_size;      /* slash heads: block granularity; 0 for seed-mode and dense heads */
+    int64_t  n_column_blocks; /* slash heads: selected key blocks (their keys are `indices`) */
+    int64_t  n_slash_blocks;  /* slash heads: selected diagonal offsets, in blocks (0 = diagonal) */
 } sa_plan_head;
 
 /* Build a plan from q and k (v is not needed). p NULL = defaults. *plan_out is set on success. */
@@ -214,6 +225,14 @@ SA_API sa_status sa_plan_head_info(const sa_plan *plan, int64_t head, sa_plan_he
    and n_indices is 0. */
 SA_API sa_status sa_plan_head_indices(const sa_plan *plan, int64_t head,
                                       int64_t *indices, int64_t capacity);
+
+/* Slash-mode heads: the selected key blocks (ascending) and diagonal block offsets (ascending).
+   A row at position p (query block p / block_size) keeps key j <= p when j / block_size is a
+   selected column block or (p / block_size - j / block_size) is a selected offset. Capacities
+   must be >= n_column_blocks and n_slash_blocks (else SA_ERR_BUFFER_TOO_SMALL, nothing written). */
+SA_API sa_status sa_plan_head_blocks(const sa_plan *plan, int64_t head,
+                                     int64_t *column_blocks, int64_t column_capacity,
+                                     int64_t *slash_blocks, int64_t slash_capacity);
 
 /* ---------------------------------------------------------------- features */
 typedef struct sa_features {

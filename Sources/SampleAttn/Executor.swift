@@ -18,7 +18,7 @@ func runAttention(_ pb: Problem, _ plan: Plan, threads: Int, ws: Workspace) thro
     var panelKeys = 0
     for g in 0..<pb.hkv {
         let owners = panelOwners(g)
-        let total = (0..<G).filter { owners[$0] == $0 && !plan.heads[g * G + $0].dense }
+        let total = (0..<G).filter { owners[$0] == $0 && plan.heads[g * G + $0].usesStripePanel }
             .reduce(0) { $0 + PackedKV.paddedKeys(plan.heads[g * G + $1].indices.count) }
         panelKeys = max(panelKeys, total)
     }
@@ -29,7 +29,6 @@ func runAttention(_ pb: Problem, _ plan: Plan, threads: Int, ws: Workspace) thro
     let ints = try ws.allocate(threads * 2 * qb, of: Int.self, what: "kernel scratch")
     let qmul = pb.scale * Float(1.4426950408889634)   // log2(e): the kernel works in exp2
     let ln2 = Float(0.6931471805599453)
-    let blocks = (sq + qb - 1) / qb
 
     for kvHead in 0..<pb.hkv {
         packed.fillParallel(from: pb.k, vView, head: kvHead, indices: nil, threads: threads,
@@ -38,7 +37,7 @@ func runAttention(_ pb: Problem, _ plan: Plan, threads: Int, ws: Workspace) thro
         let owners = panelOwners(kvHead)
         var offsets = [Int](repeating: 0, count: G)
         var next = 0
-        for hl in 0..<G where owners[hl] == hl && !plan.heads[kvHead * G + hl].dense {
+        for hl in 0..<G where owners[hl] == hl && plan.heads[kvHead * G + hl].usesStripePanel {
             offsets[hl] = next
             next += PackedKV.paddedKeys(plan.heads[kvHead * G + hl].indices.count)
         }
@@ -49,20 +48,29 @@ func runAttention(_ pb: Problem, _ plan: Plan, threads: Int, ws: Workspace) thro
         }
         parallelFor(threads: threads, tasks: G) { hl, _ in
             let head = plan.heads[kvHead * G + hl]
-            guard owners[hl] == hl, !head.dense else { return }
+            guard owners[hl] == hl, head.usesStripePanel else { return }
             head.indices.withUnsafeBufferPointer { idx in
                 panels[hl].gather(from: packed, indices: idx.baseAddress!, range: 0..<idx.count)
             }
             panels[hl].zeroPadding()
         }
 
-        // Largest blocks (the last rows) first, for balance under dynamic scheduling.
-        parallelFor(threads: threads, tasks: G * blocks) { t, worker in
-            let hl = t % G, block = blocks - 1 - t / G
+        // Tasks: (query head of the group, block of query rows); slash heads use blocks aligned
+        // to their block size, so every row of a block keeps the same key blocks. Blocks with
+        // the last rows (the most keys) go first, for balance under dynamic scheduling.
+        var tasks: [(hl: Int, rows: Range<Int>)] = []
+        for hl in 0..<G {
+            let head = plan.heads[kvHead * G + hl]
+            for rows in queryBlocks(sq: sq, sk: sk, alignedTo: head.isSlash ? head.blockSize : 0) {
+                tasks.append((hl, rows))
+            }
+        }
+        tasks.sort { $0.rows.lowerBound != $1.rows.lowerBound ? $0.rows.lowerBound > $1.rows.lowerBound : $0.hl < $1.hl }
+        parallelFor(threads: threads, tasks: tasks.count) { t, worker in
+            let hl = tasks[t].hl, r0 = tasks[t].rows.lowerBound, n = tasks[t].rows.count
             let h = kvHead * G + hl
             let head = plan.heads[h]
             let w = BlockScratch(floats: floats + worker * floatsPerWorker, ints: ints + worker * 2 * qb, dim: dim)
-            let r0 = block * qb, n = min(qb, sq - r0)
             let rows = KernelTraits.roundUp(n, KernelTraits.rows)
             packQueries(pb.q, head: h, rows: r0..<r0 + n, scale: qmul, into: w.q, row: w.row)
             w.reset(rows: rows, dim: dim)
@@ -70,6 +78,14 @@ func runAttention(_ pb: Problem, _ plan: Plan, threads: Int, ws: Workspace) thro
             if head.dense {
                 for r in 0..<n { w.lo[r] = 0; w.hi[r] = pb.position(ofRow: r0 + r) + 1 }
                 attendPanel(packed, rows: rows, w)
+            } else if head.isSlash {
+                // Every kept run of key blocks is a slice of the packed keys; causal at the end.
+                let B = head.blockSize
+                for run in head.keptBlockRuns(queryBlock: pb.position(ofRow: r0) / B) {
+                    let first = run.lowerBound * B, count = min(sk, run.upperBound * B) - first
+                    for r in 0..<n { w.lo[r] = 0; w.hi[r] = min(count, pb.position(ofRow: r0 + r) + 1 - first) }
+                    attendPanel(packed.slice(first, count), rows: rows, w)
+                }
             } else {
                 for r in 0..<n { w.lo[r] = 0; w.hi[r] = head.stripeCount(atPosition: pb.position(ofRow: r0 + r)) }
                 attendPanel(panels[hl], rows: rows, w)
@@ -89,6 +105,20 @@ func runAttention(_ pb: Problem, _ plan: Plan, threads: Int, ws: Workspace) thro
             }
         }
     }
+}
+
+/// Row ranges of the query blocks: queryBlock rows each, or (alignedTo > 0) blocks whose
+/// absolute positions share position / alignedTo.
+func queryBlocks(sq: Int, sk: Int, alignedTo b: Int) -> [Range<Int>] {
+    var blocks: [Range<Int>] = []
+    var r = 0
+    while r < sq {
+        let p = sk - sq + r
+        let end = b > 0 ? min(sq, r + (b - p % b)) : min(sq, r + KernelTraits.queryBlock)
+        blocks.append(r..<end)
+        r = end
+    }
+    return blocks
 }
 
 #if canImport(Glibc)

@@ -23,8 +23,10 @@ struct PackedKV {
         return PackedKV(kt: kt, v: v, keys: keys, dim: dim)
     }
 
-    /// A view of the first `count` keys of this panel (same storage).
-    func prefix(_ count: Int) -> PackedKV { PackedKV(kt: kt, v: v, keys: count, dim: dim) }
+    /// A view of keys first ..< first + count of this panel (same storage; first is a multiple of 16).
+    func slice(_ first: Int, _ count: Int) -> PackedKV {
+        PackedKV(kt: kt + first * dim, v: v.map { $0 + first * dim }, keys: count, dim: dim)
+    }
 
     /// Converts keys `first..<end` of this panel from head `head` of k (and v), where panel key i
     /// is source token `indices?[i] ?? i`. `row` is a dim-float scratch buffer.

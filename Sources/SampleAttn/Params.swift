@@ -11,6 +11,10 @@ enum Defaults {
     static let minSeqLen: Int32 = 2048
     static let maxDensity: Float = 0.75
     static let sampleGroup: Int32 = 24   // 4 tiles of 6 rows: no padding rows in the score kernel
+    static let alphaColumn: Float = 0.95   // overall kept share of the sampled rows (docs/SLASH.md)
+    static let alphaSlash: Float = 0.8     // share the diagonal blocks alone must reach
+    static let chunkN: Int32 = 2
+    static let blockSize: Int32 = 64
 }
 
 /// The size of sa_params in version 0.0 of the API (fields up to and including `flags`).
@@ -32,6 +36,10 @@ func defaultParams() -> sa_params {
     p.max_stripes = 0
     p.sample_group = Defaults.sampleGroup
     p.reserved0 = 0
+    p.alpha_column = Defaults.alphaColumn
+    p.alpha_slash = Defaults.alphaSlash
+    p.chunk_n = Defaults.chunkN
+    p.block_size = Defaults.blockSize
     return p
 }
 
@@ -50,6 +58,10 @@ struct Params: Equatable {
     var minStripes: Int
     var maxStripes: Int       // 0 = no limit
     var sampleGroup: Int
+    var alphaColumn: Float
+    var alphaSlash: Float
+    var chunkN: Int
+    var blockSize: Int
 
     /// Reads a caller's sa_params honouring its struct_size: fields past it keep their defaults,
     /// bytes past our own struct must be zero (a newer caller asking for something we lack).
@@ -78,11 +90,8 @@ struct Params: Equatable {
 
     init(validating p: sa_params) throws {
         func bad(_ m: String) -> SAError { SAError(SA_ERR_INVALID_PARAM, m) }
-        guard p.mode == SA_MODE_DENSE || p.mode == SA_MODE_SAMPLE else {
-            if p.mode == SA_MODE_SAMPLE_SLASH {
-                throw SAError(SA_ERR_INVALID_MODE, "mode SA_MODE_SAMPLE_SLASH is not available in this version")
-            }
-            throw SAError(SA_ERR_INVALID_MODE, "mode \(p.mode) is not one of SA_MODE_DENSE (0), SA_MODE_SAMPLE (1)")
+        guard p.mode == SA_MODE_DENSE || p.mode == SA_MODE_SAMPLE || p.mode == SA_MODE_SAMPLE_SLASH else {
+            throw SAError(SA_ERR_INVALID_MODE, "mode \(p.mode) is not one of SA_MODE_DENSE (0), SA_MODE_SAMPLE (1), SA_MODE_SAMPLE_SLASH (2)")
         }
         if p.flags & ~UInt32(SA_FLAG_ALL) != 0 {
             throw SAError(SA_ERR_UNKNOWN_FLAG, "flags 0x\(String(p.flags, radix: 16)) has bits this version does not know (known: 0x\(String(UInt32(SA_FLAG_ALL), radix: 16)))")
@@ -103,6 +112,12 @@ struct Params: Equatable {
         }
         guard p.sample_group >= 1, p.sample_group <= 256 else { throw bad("sample_group \(p.sample_group) must be in [1, 256]") }
         guard p.reserved0 == 0 else { throw bad("sa_params.reserved0 must be 0") }
+        guard p.alpha_column > 0, p.alpha_column <= 1 else { throw bad("alpha_column \(p.alpha_column) must be in (0, 1]") }
+        guard p.alpha_slash > 0, p.alpha_slash <= 1 else { throw bad("alpha_slash \(p.alpha_slash) must be in (0, 1]") }
+        guard p.chunk_n >= 1, p.chunk_n <= 64 else { throw bad("chunk_n \(p.chunk_n) must be in [1, 64]") }
+        guard p.block_size >= 16, p.block_size <= Int32(KernelTraits.queryBlock), p.block_size % 16 == 0 else {
+            throw bad("block_size \(p.block_size) must be a multiple of 16 in [16, \(KernelTraits.queryBlock)]")
+        }
         mode = p.mode
         alpha = p.alpha
         windowRatio = p.window_ratio
@@ -116,5 +131,9 @@ struct Params: Equatable {
         minStripes = Int(p.min_stripes)
         maxStripes = Int(p.max_stripes)
         sampleGroup = Int(p.sample_group)
+        alphaColumn = p.alpha_column
+        alphaSlash = p.alpha_slash
+        chunkN = Int(p.chunk_n)
+        blockSize = Int(p.block_size)
     }
 }

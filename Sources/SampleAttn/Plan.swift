@@ -9,6 +9,14 @@ struct HeadPlan: Equatable {
     var causalEntries: Int
     var craMean: Double
     var craMin: Double
+    /// Slash mode: block granularity (0 otherwise), selected key blocks and diagonal offsets.
+    var blockSize: Int = 0
+    var columnBlocks: [Int] = []
+    var slashBlocks: [Int] = []
+
+    var isSlash: Bool { blockSize > 0 && !dense }
+    /// Seed-mode sparse heads read their selected keys from a gathered panel.
+    var usesStripePanel: Bool { !dense && blockSize == 0 }
 
     var density: Double { causalEntries == 0 ? 1 : Double(keptEntries) / Double(causalEntries) }
 
@@ -22,6 +30,38 @@ struct HeadPlan: Equatable {
     static func causalEntries(sq: Int, sk: Int) -> Int {
         // sum over p in [sk-sq, sk) of (p + 1)
         sq * (sk - sq) + sq * (sq + 1) / 2
+    }
+
+    /// Slash heads: the key blocks query block qb keeps (ascending, <= qb), merged into runs of
+    /// consecutive blocks [first, end).
+    func keptBlockRuns(queryBlock qb: Int) -> [Range<Int>] {
+        var blocks = columnBlocks.filter { $0 <= qb }
+        for d in slashBlocks where d <= qb { blocks.append(qb - d) }
+        blocks.sort()
+        var runs: [Range<Int>] = []
+        for b in blocks {
+            if let last = runs.last, b <= last.upperBound {
+                if b == last.upperBound { runs[runs.count - 1] = last.lowerBound..<b + 1 }
+            } else {
+                runs.append(b..<b + 1)
+            }
+        }
+        return runs
+    }
+
+    /// Slash heads: (row, key) pairs kept over rows at positions sk-sq ..< sk.
+    func slashKeptEntries(sq: Int, sk: Int) -> Int {
+        var kept = 0
+        var p = sk - sq
+        while p < sk {
+            let qb = p / blockSize, end = min(sk, (qb + 1) * blockSize)
+            for run in keptBlockRuns(queryBlock: qb) {
+                let first = run.lowerBound * blockSize, last = run.upperBound * blockSize   // keys [first, last)
+                for row in p..<end { kept += max(0, min(last, row + 1) - first) }
+            }
+            p = end
+        }
+        return kept
     }
 
     /// Number of selected indices a row at position p keeps (those <= p - window).

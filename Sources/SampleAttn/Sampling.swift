@@ -10,6 +10,11 @@ struct SampleRows {
     let groups: [Range<Int>]     // row ranges, ascending, disjoint
     let count: Int               // total sampled rows
 
+    init(groups: [Range<Int>]) {
+        self.groups = groups
+        count = groups.reduce(0) { $0 + $1.count }
+    }
+
     init(sq: Int, ratio: Float, groupSize: Int) {
         let gs = min(groupSize, sq)
         let target = max(1, Int((ratio * Float(sq)).rounded(.up)))
@@ -38,62 +43,80 @@ struct SampleStats {
     let rowWindowMass: UnsafeMutablePointer<Float> // [sampled rows]: the row's mass inside its window
 }
 
-/// Exact softmax of the sampled rows of groups[range] for one query head, adding column mass
-/// into `columnMass` (in group order, so sums are thread-count independent).
-/// `scores` holds [roundUp(groupSize, 6) x roundUp(sk, 16)] floats.
+/// Scores of one group of adjacent query rows against all their causal keys, turned into
+/// 2^(s - rowmax) in place (row r of the group at scores + r * roundUp(sk, 16), keys 0...p).
+/// Returns per row the normaliser (sum) and its log2-sum-exp2. `scores` holds
+/// [roundUp(groupSize, 6) x roundUp(sk, 16)] floats.
+func groupExponentials(_ group: Range<Int>, head: Int, problem pb: Problem, keys: PackedKV,
+                       q: UnsafeMutablePointer<Float>, scores: UnsafeMutablePointer<Float>,
+                       totals: UnsafeMutablePointer<Float>, lse2: UnsafeMutablePointer<Float>) {
+    let dim = pb.dim, lds = PackedKV.paddedKeys(pb.sk)
+    let qmul = pb.scale * Float(1.4426950408889634)   // log2(e): scores in log2 units
+    let n = group.count, nPad = KernelTraits.roundUp(n, KernelTraits.rows)
+    packQueries(pb.q, head: head, rows: group, scale: qmul, into: q, row: scores)
+    let lastKey = pb.position(ofRow: group.upperBound - 1)
+    let tiles = KernelTraits.roundUp(lastKey + 1, KernelTraits.keyTile)
+    var maxes = (F8(), F8(), F8(), F8(), F8(), F8())
+    var rt = 0
+    while rt < nPad {
+        // Tiles every row of this row tile sees in full fold their max into `maxes`; the rest
+        // (the causal edge) is taken exactly.
+        let full = min(tiles, (pb.position(ofRow: group.lowerBound + rt) + 1) / KernelTraits.keyTile * KernelTraits.keyTile)
+        withUnsafeMutableBytes(of: &maxes) { raw in
+            let m = raw.baseAddress!.assumingMemoryBound(to: F8.self)
+            m.update(repeating: F8(repeating: -.infinity), count: KernelTraits.rows)
+            var t = 0
+            while t < tiles {
+                scoreTile(q + rt * dim, keys.tile(at: t), dim, scores + rt * lds + t, lds, rowMax: t < full ? m : nil)
+                t += KernelTraits.keyTile
+            }
+            for r in rt..<min(rt + KernelTraits.rows, n) {
+                let p = pb.position(ofRow: group.lowerBound + r)
+                let row = scores + r * lds
+                let rowMaximum = full > p ? rowMax(row, 0, p + 1) : max(hmax(m[r - rt]), rowMax(row, full, p + 1))
+                totals[r] = exp2InPlace(row, 0, p + 1, shift: rowMaximum)
+                lse2[r] = rowMaximum + log2f(totals[r])
+            }
+        }
+        rt += KernelTraits.rows
+    }
+}
+
+/// dst[0..<n] += src[0..<n] * scale
+@inline(__always)
+func addScaled(_ dst: UnsafeMutablePointer<Float>, _ src: UnsafePointer<Float>, _ n: Int, _ scale: Float) {
+    let sv = F8(repeating: scale)
+    var j = 0
+    while j + 8 <= n { store8(load8(dst + j).addingProduct(load8(src + j), sv), dst + j); j += 8 }
+    while j < n { dst[j] += src[j] * scale; j += 1 }
+}
+
+/// Stage 1 of the seed algorithm for groups[range] of one query head: exact softmax of each
+/// sampled row, its mass inside its window, and (added into `columnMass`, in group order so
+/// sums do not depend on threads) its mass per key outside the window.
 func sampleGroups(_ rows: SampleRows, _ range: Range<Int>, head: Int, problem pb: Problem,
                   keys: PackedKV, window w: Int, firstRowIndex: Int, stats: SampleStats,
                   columnMass: UnsafeMutablePointer<Float>, q: UnsafeMutablePointer<Float>,
                   scores: UnsafeMutablePointer<Float>) {
-    var rowMaxima = [Float](repeating: 0, count: KernelTraits.roundUp(rows.groups.map(\.count).max() ?? 1, KernelTraits.rows))
-    let dim = pb.dim, lds = PackedKV.paddedKeys(pb.sk)
-    let qmul = pb.scale * Float(1.4426950408889634)   // log2(e): scores in log2 units
+    let lds = PackedKV.paddedKeys(pb.sk)
+    let capacity = KernelTraits.roundUp(rows.groups.map(\.count).max() ?? 1, KernelTraits.rows)
+    var totals = [Float](repeating: 0, count: capacity)
     var sampleIndex = firstRowIndex
     for g in range {
         let group = rows.groups[g]
-        let n = group.count, nPad = KernelTraits.roundUp(n, KernelTraits.rows)
-        packQueries(pb.q, head: head, rows: group, scale: qmul, into: q, row: scores)
-        let lastKey = pb.position(ofRow: group.upperBound - 1)
-        let tiles = KernelTraits.roundUp(lastKey + 1, KernelTraits.keyTile)
-        var maxes = (F8(), F8(), F8(), F8(), F8(), F8())
-        var rt = 0
-        while rt < nPad {
-            // Tiles every row of this row tile may see in full fold their max into `maxes`;
-            // the rest (the causal edge) is taken exactly below.
-            let full = min(tiles, (pb.position(ofRow: group.lowerBound + rt) + 1) / KernelTraits.keyTile * KernelTraits.keyTile)
-            withUnsafeMutableBytes(of: &maxes) { raw in
-                let m = raw.baseAddress!.assumingMemoryBound(to: F8.self)
-                m.update(repeating: F8(repeating: -.infinity), count: KernelTraits.rows)
-                var t = 0
-                while t < tiles {
-                    scoreTile(q + rt * dim, keys.tile(at: t), dim, scores + rt * lds + t, lds, rowMax: t < full ? m : nil)
-                    t += KernelTraits.keyTile
-                }
-                for r in rt..<min(rt + KernelTraits.rows, n) {
-                    let p = pb.position(ofRow: group.lowerBound + r)
-                    let row = scores + r * lds
-                    rowMaxima[r] = full > p ? rowMax(row, 0, p + 1) : max(hmax(m[r - rt]), rowMax(row, full, p + 1))
-                }
-            }
-            rt += KernelTraits.rows
+        totals.withUnsafeMutableBufferPointer { t in
+            groupExponentials(group, head: head, problem: pb, keys: keys, q: q, scores: scores,
+                              totals: t.baseAddress!, lse2: stats.rowLse2 + sampleIndex)
         }
         for (r, i) in group.enumerated() {
             let p = pb.position(ofRow: i)
             let row = scores + r * lds
-            let m = rowMaxima[r]
-            let total = exp2InPlace(row, 0, p + 1, shift: m)
-            let inv = 1 / total
-            stats.rowLse2[sampleIndex] = m + log2f(total)
+            let inv = 1 / totals[r]
             let windowStart = max(0, p - w + 1)
             var inside: Float = 0
             for j in windowStart...p { inside += row[j] }
             stats.rowWindowMass[sampleIndex] = inside * inv
-            // Outside the window: keys 0 ... p - w.
-            let outside = windowStart
-            let iv = F8(repeating: inv)
-            var j = 0
-            while j + 8 <= outside { store8(load8(columnMass + j).addingProduct(load8(row + j), iv), columnMass + j); j += 8 }
-            while j < outside { columnMass[j] += row[j] * inv; j += 1 }
+            addScaled(columnMass, row, windowStart, inv)   // keys 0 ... p - w
             sampleIndex += 1
         }
     }

@@ -12,11 +12,27 @@ struct Demo: ParsableCommand {
     @Option(help: "Target CRA.") var alpha: Float = 0.95
     @Option(help: "Threads (0 = all).") var threads: Int32 = 0
     @Option(help: "Timed repetitions (median reported).") var repeats = 3
+    @Option(help: "Sparse mode: sample or slash.") var mode = "sample"
+    @Option(help: "Slash mode: alpha_column.") var alphaColumn: Float = 0.9
+    @Option(help: "Slash mode: alpha_slash.") var alphaSlash: Float = 0.9
+    @Option(help: "Slash mode: block size.") var blockSize: Int32 = 64
+    @Option(help: "Slash mode: sampled segments.") var chunkN: Int32 = 2
+    @Option(help: "Dense fallback above this density.") var maxDensity: Float = 0.75
+
+    func sparseParams() -> sa_params {
+        Runner.params(mode: mode == "slash" ? SA_MODE_SAMPLE_SLASH : SA_MODE_SAMPLE, alpha: alpha) { p in
+            p.alpha_column = alphaColumn
+            p.alpha_slash = alphaSlash
+            p.block_size = blockSize
+            p.chunk_n = chunkN
+            p.max_density = maxDensity
+        }
+    }
 
     func run() throws {
         let runner = try Runner(threads: threads)
         defer { runner.free() }
-        print("libsampleattn \(String(cString: sa_version_string_impl())) demo on \(data), alpha \(alpha), \(sa_context_n_threads_impl(runner.context)) threads")
+        print("libsampleattn \(String(cString: sa_version_string_impl())) demo on \(data), mode \(mode), alpha \(mode == "slash" ? "\(alphaColumn)/\(alphaSlash)" : "\(alpha)"), \(sa_context_n_threads_impl(runner.context)) threads")
         print("layer  tokens  dense_ms  sample_ms  speedup  density  true_CRA_mean  true_CRA_min_head  rel_err_median  dense_heads")
         for layerIndex in layers.split(separator: ",").compactMap({ Int($0) }) {
             let layer = try RealLayer(folder: data, layer: layerIndex)
@@ -26,7 +42,7 @@ struct Demo: ParsableCommand {
             var stats = sa_stats()
             for _ in 0..<repeats {
                 dt.append(try runner.run(layer, Runner.params(mode: SA_MODE_DENSE), into: dense).seconds)
-                let r = try runner.run(layer, Runner.params(mode: SA_MODE_SAMPLE, alpha: alpha), into: sample)
+                let r = try runner.run(layer, sparseParams(), into: sample)
                 st.append(r.seconds); stats = r.stats
             }
             let cra = sample.trueCRA(against: dense)

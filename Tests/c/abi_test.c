@@ -28,7 +28,7 @@ LAYOUT(sa_tensor, head_dim, 32);
 LAYOUT(sa_tensor, stride_token, 40);
 LAYOUT(sa_tensor, stride_head, 48);
 
-_Static_assert(sizeof(sa_params) == 56 && _Alignof(sa_params) == 4, "sa_params size");
+_Static_assert(sizeof(sa_params) == 72 && _Alignof(sa_params) == 4, "sa_params size");
 LAYOUT(sa_params, struct_size, 0);
 LAYOUT(sa_params, mode, 4);
 LAYOUT(sa_params, alpha, 8);
@@ -43,6 +43,10 @@ LAYOUT(sa_params, min_stripes, 40);   /* 40 = the 0.0 size of sa_params */
 LAYOUT(sa_params, max_stripes, 44);
 LAYOUT(sa_params, sample_group, 48);
 LAYOUT(sa_params, reserved0, 52);
+LAYOUT(sa_params, alpha_column, 56);
+LAYOUT(sa_params, alpha_slash, 60);
+LAYOUT(sa_params, chunk_n, 64);
+LAYOUT(sa_params, block_size, 68);
 
 _Static_assert(sizeof(sa_stats) == 96 && _Alignof(sa_stats) == 8, "sa_stats size");
 LAYOUT(sa_stats, struct_size, 0);
@@ -60,7 +64,7 @@ LAYOUT(sa_stats, time_total_s, 80);
 LAYOUT(sa_stats, fallback_reason, 88);
 LAYOUT(sa_stats, n_threads, 92);
 
-_Static_assert(sizeof(sa_plan_head) == 56 && _Alignof(sa_plan_head) == 8, "sa_plan_head size");
+_Static_assert(sizeof(sa_plan_head) == 80 && _Alignof(sa_plan_head) == 8, "sa_plan_head size");
 LAYOUT(sa_plan_head, struct_size, 0);
 LAYOUT(sa_plan_head, dense, 4);
 LAYOUT(sa_plan_head, window, 8);
@@ -69,6 +73,9 @@ LAYOUT(sa_plan_head, kept_entries, 24);
 LAYOUT(sa_plan_head, density, 32);
 LAYOUT(sa_plan_head, cra_mean, 40);
 LAYOUT(sa_plan_head, cra_min, 48);
+LAYOUT(sa_plan_head, block_size, 56);
+LAYOUT(sa_plan_head, n_column_blocks, 64);
+LAYOUT(sa_plan_head, n_slash_blocks, 72);
 
 _Static_assert(sizeof(sa_features) == 24 && _Alignof(sa_features) == 4, "sa_features size");
 LAYOUT(sa_features, struct_size, 0);
@@ -570,6 +577,42 @@ done:
     free(lse); free(ref); free(ref_lse);
 }
 
+/* SA_MODE_SAMPLE_SLASH: a block-structured plan, read through sa_plan_head_blocks. */
+static void test_slash_plan(void) {
+    const int64_t sq = 200, sk = 260, hq = 4, hkv = 2, d = 64;
+    host_tensor q = make_tensor(sq, hq, d, 3), k = make_tensor(sk, hkv, d, 3), v = make_tensor(sk, hkv, d, 1);
+    host_tensor out = make_tensor(sq, hq, d, 0);
+    sa_context *ctx = sa_context_new(2);
+    sa_params p;
+    sa_params_default(&p);
+    p.mode = SA_MODE_SAMPLE_SLASH;
+    p.min_seq_len = 0;
+    p.flags = SA_FLAG_FORCE_SPARSE;
+    p.block_size = 32;
+    p.alpha_column = 0.7f;
+    p.alpha_slash = 0.5f;
+    sa_plan *plan = NULL;
+    CHECK_STATUS(sa_plan_create(ctx, &p, &q.view, &k.view, &plan), SA_OK);
+    for (int64_t h = 0; h < hq; h++) {
+        sa_plan_head info;
+        memset(&info, 0, sizeof info);
+        info.struct_size = sizeof info;
+        CHECK_STATUS(sa_plan_head_info(plan, h, &info), SA_OK);
+        CHECK(info.block_size == 32 && info.window == 0 && info.n_column_blocks >= 1 && info.n_slash_blocks >= 1,
+              "slash head %lld: block %lld window %lld columns %lld slashes %lld", (long long)h,
+              (long long)info.block_size, (long long)info.window, (long long)info.n_column_blocks,
+              (long long)info.n_slash_blocks);
+        int64_t columns[16], slashes[16];
+        CHECK_STATUS(sa_plan_head_blocks(plan, h, columns, 0, slashes, 0), SA_ERR_BUFFER_TOO_SMALL);
+        CHECK_STATUS(sa_plan_head_blocks(plan, h, columns, 16, slashes, 16), SA_OK);
+        CHECK(columns[0] == 0 && slashes[0] == 0, "slash head %lld: block 0 and the diagonal are kept", (long long)h);
+    }
+    CHECK_STATUS(sa_plan_apply(ctx, plan, &q.view, &k.view, &v.view, &out.view, NULL, NULL), SA_OK);
+    sa_plan_free(plan);
+    sa_context_free(ctx);
+    free(q.data); free(k.data); free(v.data); free(out.data);
+}
+
 int main(void) {
     test_version();
     test_status_strings();
@@ -579,6 +622,7 @@ int main(void) {
     test_dense();
     test_errors();
     test_sample_and_plan();
+    test_slash_plan();
     printf("libsampleattn %s C ABI test: %d passed, %d failed\n", sa_version_string(), n_passed, n_failed);
     return n_failed == 0 ? 0 : 1;
 }

@@ -172,7 +172,8 @@ def _layout(layout: Any) -> str:
 
 def _make_params(mode, alpha, window_ratio, sample_ratio, sink_tokens, scale, min_seq_len,
                  max_density, share_kv_group, force_sparse, min_stripes, max_stripes,
-                 sample_group) -> sa_params:
+                 sample_group, alpha_column=None, alpha_slash=None, chunk_n=None,
+                 block_size=None) -> sa_params:
     p = sa_params()
     _capi.lib().sa_params_default(byref(p))   # defaults (and struct_size) from the library
     p.mode = _mode(mode)
@@ -193,6 +194,14 @@ def _make_params(mode, alpha, window_ratio, sample_ratio, sink_tokens, scale, mi
         p.max_stripes = _int32(max_stripes, "max_stripes")
     if sample_group is not None:
         p.sample_group = _int32(sample_group, "sample_group")
+    if alpha_column is not None:
+        p.alpha_column = _float(alpha_column, "alpha_column")
+    if alpha_slash is not None:
+        p.alpha_slash = _float(alpha_slash, "alpha_slash")
+    if chunk_n is not None:
+        p.chunk_n = _int32(chunk_n, "chunk_n")
+    if block_size is not None:
+        p.block_size = _int32(block_size, "block_size")
     p.flags = ((SA_FLAG_SHARE_KV_GROUP if share_kv_group else 0)
                | (SA_FLAG_FORCE_SPARSE if force_sparse else 0))
     return p
@@ -378,10 +387,17 @@ class _Call:
 # ---------------------------------------------------------------- plans
 class PlanHead:
     """One query head of a plan. A row at position p keeps keys p - window < j <= p plus the
-    selected ``indices`` j <= p - window; a ``dense`` head keeps every causal key."""
-    __slots__ = ("window", "indices", "density", "cra_mean", "cra_min", "dense", "kept_entries")
+    selected ``indices`` j <= p - window; a ``dense`` head keeps every causal key. Slash-mode
+    heads (``block_size`` > 0) keep key j <= p when j // block_size is in ``column_blocks`` or
+    p // block_size - j // block_size is in ``slash_blocks``."""
+    __slots__ = ("window", "indices", "density", "cra_mean", "cra_min", "dense", "kept_entries",
+                 "block_size", "column_blocks", "slash_blocks")
 
-    def __init__(self, info: sa_plan_head, indices: np.ndarray):
+    def __init__(self, info: sa_plan_head, indices: np.ndarray, column_blocks: np.ndarray,
+                 slash_blocks: np.ndarray):
+        self.block_size = int(info.block_size)
+        self.column_blocks = column_blocks
+        self.slash_blocks = slash_blocks
         self.window = int(info.window)
         self.indices = indices
         self.density = float(info.density)
@@ -420,7 +436,11 @@ class Plan:
             self._check(lib.sa_plan_head_indices(handle, h, idx.ctypes.data_as(POINTER(c_int64)),
                                                  idx.size))
             idx.flags.writeable = False
-            heads.append(PlanHead(info, idx))
+            cols = np.empty(int(info.n_column_blocks), dtype=np.int64)
+            diags = np.empty(int(info.n_slash_blocks), dtype=np.int64)
+            self._check(lib.sa_plan_head_blocks(handle, h, cols.ctypes.data_as(POINTER(c_int64)), cols.size,
+                                                diags.ctypes.data_as(POINTER(c_int64)), diags.size))
+            heads.append(PlanHead(info, idx, cols, diags))
         self.heads = tuple(heads)
 
     @staticmethod
@@ -474,6 +494,9 @@ class Plan:
         causal = j <= pos
         if hp.dense:
             return causal
+        if hp.block_size:
+            b = hp.block_size
+            return causal & (np.isin(j // b, hp.column_blocks) | np.isin(pos // b - j // b, hp.slash_blocks))
         selected = np.zeros(self.s_k, dtype=bool)
         selected[hp.indices] = True
         return causal & ((j > pos - hp.window) | (selected[None, :] & (j <= pos - hp.window)))
@@ -499,14 +522,15 @@ def attention(q, k, v, *, mode="sample", alpha=0.95, window_ratio=0.08, sample_r
               sink_tokens=None, scale=None, layout="shd", threads=0, return_lse=False,
               return_plan=False, min_seq_len=None, max_density=None, share_kv_group=False,
               force_sparse=False, min_stripes=None, max_stripes=None, sample_group=None,
+              alpha_column=None, alpha_slash=None, chunk_n=None, block_size=None,
               out=None, stats=False):
     """Causal prefill attention.
 
     q: (S_q, H_q, d), k and v: (S_k, H_kv, d) for layout "shd"; (H, S, d) for layout "hsd".
     Query row i sits at position S_k - S_q + i; query head h reads K/V head h // (H_q // H_kv).
     mode: "dense" (exact), "sample" (SampleAttention) or "sample_slash".
-    sink_tokens, min_seq_len, max_density, min_stripes, max_stripes, sample_group: None = the
-    library's defaults. scale: None (or 0) = 1/sqrt(d). threads: 0 = OpenMP default.
+    sink_tokens, min_seq_len, max_density, min_stripes, max_stripes, sample_group, and the
+    slash-mode alpha_column, alpha_slash, chunk_n, block_size: None = the library's defaults. scale: None (or 0) = 1/sqrt(d). threads: 0 = OpenMP default.
     out: optional preallocated output (q's shape and layout; float32/float16/bfloat16).
 
     Returns out (q's dtype and layout); with return_lse the float32 (H_q, S_q) log-sum-exp; with
@@ -517,7 +541,7 @@ def attention(q, k, v, *, mode="sample", alpha=0.95, window_ratio=0.08, sample_r
     layout = _layout(layout)
     params = _make_params(mode, alpha, window_ratio, sample_ratio, sink_tokens, scale,
                           min_seq_len, max_density, share_kv_group, force_sparse, min_stripes,
-                          max_stripes, sample_group)
+                          max_stripes, sample_group, alpha_column, alpha_slash, chunk_n, block_size)
     call = _Call(q, k, v, layout, out, return_lse, stats)
     ctx = _context(threads)
     lib = _capi.lib()

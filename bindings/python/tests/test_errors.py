@@ -43,7 +43,7 @@ CASES = {
     "mode-unknown": (lambda: (Q, K, V), dict(mode="fast"), C.SA_ERR_INVALID_MODE),
     "mode-int-unknown": (lambda: (Q, K, V), dict(mode=7), C.SA_ERR_INVALID_MODE),
     "mode-none": (lambda: (Q, K, V), dict(mode=None), C.SA_ERR_INVALID_MODE),
-    "mode-slash-unavailable": (lambda: (Q, K, V), dict(mode="sample_slash"), C.SA_ERR_INVALID_MODE),
+    "slash-block-size": (lambda: (Q, K, V), dict(mode="sample_slash", block_size=24), C.SA_ERR_INVALID_PARAM),
     "layout-unknown": (lambda: (Q, K, V), dict(layout="sdh"), C.SA_ERR_INVALID_PARAM),
     "threads-neg": (lambda: (Q, K, V), dict(threads=-1), C.SA_ERR_INVALID_PARAM),
     "threads-huge": (lambda: (Q, K, V), dict(threads=5000), C.SA_ERR_INVALID_PARAM),

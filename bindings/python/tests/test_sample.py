@@ -146,3 +146,25 @@ def test_stats_sparse(rng):
     assert st["kept_entries"] == plan.kept_entries
     assert st["density"] == pytest.approx(plan.density)
     assert st["cra_estimate"] == pytest.approx(np.mean([h.cra_mean for h in plan.heads]))
+
+
+def test_slash_mode_plan_and_mask():
+    """SA_MODE_SAMPLE_SLASH: block-structured plan; output exact over the plan's mask."""
+    rng = np.random.default_rng(21)
+    q = rng.standard_normal((4, 260, 64)).astype(np.float32)
+    k = rng.standard_normal((2, 300, 64)).astype(np.float32)
+    v = rng.standard_normal((2, 300, 64)).astype(np.float32)
+    out, plan = sampleattn.attention(q, k, v, mode="sample_slash", layout="hsd", return_plan=True,
+                                     min_seq_len=0, force_sparse=True, block_size=32,
+                                     alpha_column=0.7, alpha_slash=0.5)
+    for h, head in enumerate(plan.heads):
+        assert head.block_size == 32 and head.window == 0
+        assert head.column_blocks[0] == 0 and head.slash_blocks[0] == 0
+        assert list(head.indices) == [j for b in head.column_blocks for j in range(b * 32, min(300, b * 32 + 32))]
+        mask = plan.mask(h)
+        g = h // 2
+        s = (q[h] @ k[g].T).astype(np.float64) / 8.0
+        s[~mask] = -np.inf
+        p = np.exp(s - s.max(axis=1, keepdims=True))
+        ref = (p / p.sum(axis=1, keepdims=True)) @ v[g].astype(np.float64)
+        assert np.linalg.norm(out[h] - ref) / np.linalg.norm(ref) < 1e-5
