@@ -98,3 +98,15 @@ fuzz:
 	mkdir -p $(ASAN_DIR)/fuzz-corpus $(ASAN_DIR)/fuzz-artifacts
 	cd $(ASAN_DIR) && $(SAN_ENV) ./fuzz_api -fork=$(FUZZ_JOBS) -max_total_time=$(FUZZ_SECONDS) -timeout=30 \
 	    -rss_limit_mb=4096 -artifact_prefix=fuzz-artifacts/ fuzz-corpus $(CURDIR)/Tests/fuzz/regressions
+
+# End-to-end evaluation on real models (bench/e2e.py; not part of `make test`, ~1-1.5 h on 2
+# threads): dense sdpa vs SampleAttention inside Hugging Face transformers (perplexity, needle
+# retrieval, time to first token). Needs ../realdata: the GGUF models and a venv with torch,
+# transformers, gguf (../shared/tools/get_real_models.sh). Writes bench/results/e2e.json.
+REALDATA   ?= $(abspath ..)/realdata
+E2E_PYTHON ?= $(REALDATA)/venv/bin/python
+E2E_ARGS   ?=
+.PHONY: e2e
+e2e: build
+	PYTHONPATH=$(abspath bindings/python) SAMPLEATTN_REALDATA=$(REALDATA) \
+	SAMPLEATTN_LIBRARY=$(abspath $(BUILD_DIR))/libsampleattn.so.0 $(E2E_PYTHON) bench/e2e.py $(E2E_ARGS)
