@@ -114,7 +114,7 @@ typedef struct sa_params {
     float    window_ratio;  /* local window = ceil(window_ratio * S_k) keys, [0, 1]; default 0.08 */
     float    sample_ratio;  /* sampled query rows / S_q, (0, 1]; default 0.05 */
     int32_t  sink_tokens;   /* first keys always kept, >= 0; default 4 (0 = the paper) */
-    int32_t  min_seq_len;   /* S_k below this: dense, >= 0; default 2048 */
+    int32_t  min_seq_len;   /* S_k below this: dense, >= 0; default 1024 */
     float    max_density;   /* kept share of causal entries above this: dense, (0, 1]; default 0.75 */
     float    scale;         /* logit scale, >= 0 and finite; 0 = 1/sqrt(head_dim) */
     uint32_t flags;         /* SA_FLAG_* bits; default 0 */

@@ -8,7 +8,7 @@ enum Defaults {
     static let windowRatio: Float = 0.08
     static let sampleRatio: Float = 0.05
     static let sinkTokens: Int32 = 4
-    static let minSeqLen: Int32 = 2048
+    static let minSeqLen: Int32 = 1024
     static let maxDensity: Float = 0.75
     static let sampleGroup: Int32 = 24   // 4 tiles of 6 rows: no padding rows in the score kernel
     static let alphaColumn: Float = 0.95   // overall kept share of the sampled rows (docs/SLASH.md)

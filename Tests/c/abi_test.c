@@ -275,7 +275,7 @@ static void test_params_default(void) {
     CHECK(p.mode == SA_MODE_SAMPLE, "mode %d", (int)p.mode);
     CHECK(p.alpha == 0.95f && p.window_ratio == 0.08f && p.sample_ratio == 0.05f,
           "alpha %g window_ratio %g sample_ratio %g", p.alpha, p.window_ratio, p.sample_ratio);
-    CHECK(p.sink_tokens == 4 && p.min_seq_len == 2048 && p.max_density == 0.75f,
+    CHECK(p.sink_tokens == 4 && p.min_seq_len == 1024 && p.max_density == 0.75f,
           "sink_tokens %d min_seq_len %d max_density %g", (int)p.sink_tokens, (int)p.min_seq_len, p.max_density);
     CHECK(p.scale == 0.0f && p.flags == 0u, "scale %g flags %u", p.scale, (unsigned)p.flags);
     CHECK(p.min_stripes == 0 && p.max_stripes == 0 && p.sample_group == 24 && p.reserved0 == 0,

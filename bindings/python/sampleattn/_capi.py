@@ -99,7 +99,7 @@ class sa_params(Structure):
         ("window_ratio", c_float),   # local window = ceil(window_ratio * S_k) keys, [0, 1]; default 0.08
         ("sample_ratio", c_float),   # sampled query rows / S_q, (0, 1]; default 0.05
         ("sink_tokens", c_int32),    # first keys always kept, >= 0; default 4 (0 = the paper)
-        ("min_seq_len", c_int32),    # S_k below this: dense, >= 0; default 2048
+        ("min_seq_len", c_int32),    # S_k below this: dense, >= 0; default 1024
         ("max_density", c_float),    # kept share of causal entries above this: dense, (0, 1]; default 0.75
         ("scale", c_float),          # logit scale, >= 0 and finite; 0 = 1/sqrt(head_dim)
         ("flags", c_uint32),         # SA_FLAG_* bits; default 0

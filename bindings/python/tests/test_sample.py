@@ -86,7 +86,7 @@ def test_share_kv_group(rng):
 
 
 def test_short_sequences_fall_back_to_dense(rng):
-    """S_k below the default min_seq_len (2048): every head is dense, output = dense."""
+    """S_k below the default min_seq_len (1024): every head is dense, output = dense."""
     q, k, v = ref.random_qkv(rng, 100, 100, 4, 2, 64)
     out, plan, st = sampleattn.attention(q, k, v, return_plan=True, stats=True)
     assert all(h.dense for h in plan.heads) and plan.density == 1
