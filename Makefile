@@ -2,7 +2,7 @@
 # builds the same sources for `swift test`.
 #   make build                  configure + build ./build (Ninja, Release)
 #   make test                   swift test, the CMake tests (ABI, exports, install), the Python
-#                               tests, then make test-static
+#                               tests, then make test-static, test-sanitize and test-tsan
 #   make test-static            the static-Swift-runtime build (build-static/, incremental): install,
 #                               examples, and the engine example run with the toolchain hidden
 #   make pytest                 only the Python binding's tests (in a venv under build/)
@@ -31,6 +31,8 @@ test: build
 	ctest --test-dir $(BUILD_DIR) --output-on-failure
 	$(MAKE) pytest
 	$(MAKE) test-static
+	$(MAKE) test-sanitize
+	$(MAKE) test-tsan
 
 # -DSA_STATIC_SWIFT_STDLIB=ON in its own build tree: the first run takes under a minute here, later
 # runs only rebuild what changed. Tests/install/test_static.sh says what it proves.
