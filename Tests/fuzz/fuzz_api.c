@@ -223,10 +223,11 @@ static void describe_scenario(void) {
             sc.data_mode);
     if (!sc.p_null)
         fprintf(stderr, "  params(eff): mode %d alpha %g window %g sample %g sinks %d min_seq %d max_density %g scale %g "
-                "flags %u min_str %d max_str %d group %d res %d\n", (int)sc.eff.mode, sc.eff.alpha, sc.eff.window_ratio,
+                "flags %u min_str %d max_str %d group %d res %d alpha_c %g alpha_s %g chunk_n %d block %d\n", (int)sc.eff.mode, sc.eff.alpha, sc.eff.window_ratio,
                 sc.eff.sample_ratio, (int)sc.eff.sink_tokens, (int)sc.eff.min_seq_len, sc.eff.max_density,
                 sc.eff.scale, (unsigned)sc.eff.flags, (int)sc.eff.min_stripes, (int)sc.eff.max_stripes,
-                (int)sc.eff.sample_group, (int)sc.eff.reserved0);
+                (int)sc.eff.sample_group, (int)sc.eff.reserved0, sc.eff.alpha_column, sc.eff.alpha_slash,
+                (int)sc.eff.chunk_n, (int)sc.eff.block_size);
     for (int i = 0; i < N_VIEWS; i++) {
         const view_spec *v = &sc.v[i];
         fprintf(stderr, "  %-3s null %d data_null %d dtype %d res %d shape [%lld %lld %lld] strides (%lld %lld) "
@@ -411,13 +412,6 @@ static int32_t gen_int(reader *r, const int32_t *common, int n_common) {
     return bad[pick(r, sizeof bad / sizeof bad[0])];
 }
 
-/* SA_MODE_SAMPLE_SLASH arrived with fields appended to sa_params (72 bytes instead of 56): the
-   model follows the header this is compiled against. Its own fields (past byte 56) are only
-   mutated blindly: any value may be accepted or refused with SA_ERR_INVALID_PARAM. */
-#define SEED_PARAMS_SIZE 56
-static int slash_available(void) { return sizeof(sa_params) > SEED_PARAMS_SIZE; }
-static int params_blind;   /* bytes in [56, sizeof(sa_params)) were mutated */
-
 static void gen_params(reader *r) {
     sc.p_null = chance(r, 40);
     sa_params p;
@@ -447,12 +441,19 @@ static void gen_params(reader *r) {
     p.min_stripes = gen_int(r, min_str, 5);
     p.max_stripes = gen_int(r, max_str, 6);
     p.sample_group = gen_int(r, groups, 7);
+    static const float alpha_cs[] = {0.95f, 0.8f, 0.5f, 1.0f, 0.99f};
+    static const int32_t chunks[] = {2, 1, 4, 64, 3};
+    static const int32_t blocks[] = {64, 16, 32, 48, 80, 96};
+    p.alpha_column = gen_float(r, alpha_cs, 5);
+    p.alpha_slash = gen_float(r, alpha_cs, 5);
+    p.chunk_n = gen_int(r, chunks, 5);
+    p.block_size = gen_int(r, blocks, 6);
     if (chance(r, 64)) p.reserved0 = (int32_t)(1 + pick(r, 100));
     /* struct_size: current, old (40..55), too small, larger with a zero or nonzero tail */
     uint32_t s = byte_(r);
     uint32_t size = sizeof(sa_params);
     if (s >= 224) {
-        static const uint32_t sizes[] = {40, 44, 48, 52, 41, 0, 4, 39, 8, 64, 128, 4096, 4097, 60, 1000, 100000};
+        static const uint32_t sizes[] = {40, 44, 48, 52, 56, 0, 4, 39, 68, 64, 128, 4096, 4097, 60, 1000, 100000};
         size = sizes[s % 16];
     }
     if (size > 65536) size = 4097 + pick(r, 1000);
@@ -465,12 +466,6 @@ static void gen_params(reader *r) {
     p.struct_size = size;
     memcpy(sc.p_buf, &p, sc.p_alloc < sizeof p ? sc.p_alloc : sizeof p);
     sc.p_tail_nonzero = 0;
-    params_blind = 0;
-    if (slash_available() && sc.p_alloc > SEED_PARAMS_SIZE && chance(r, 6)) {
-        size_t hi = sc.p_alloc < sizeof p ? sc.p_alloc : sizeof p;
-        for (int n = 1 + (int)pick(r, 4); n > 0; n--) sc.p_buf[SEED_PARAMS_SIZE + pick(r, (uint32_t)(hi - SEED_PARAMS_SIZE))] = (unsigned char)byte_(r);
-        params_blind = 1;
-    }
     if (sc.p_alloc > sizeof p && chance(r, 3)) {
         sc.p_buf[sizeof p + pick(r, (uint32_t)(sc.p_alloc - sizeof p))] = (unsigned char)(1 + pick(r, 255));
         sc.p_tail_nonzero = 1;
@@ -488,16 +483,17 @@ static status_set params_faults(status_set *tolerated) {
     if (sc.p_size > sizeof(sa_params) && sc.p_tail_nonzero) f |= BIT(SA_ERR_STRUCT_SIZE);
     if (sc.p_size > 4096) *tolerated |= BIT(SA_ERR_STRUCT_SIZE);   /* implausible size: may be refused */
     const sa_params *p = &sc.eff;
-    if (p->mode != SA_MODE_DENSE && p->mode != SA_MODE_SAMPLE && !(p->mode == SA_MODE_SAMPLE_SLASH && slash_available()))
+    if (p->mode != SA_MODE_DENSE && p->mode != SA_MODE_SAMPLE && p->mode != SA_MODE_SAMPLE_SLASH)
         f |= BIT(SA_ERR_INVALID_MODE);
-    if (params_blind && sc.p_size > SEED_PARAMS_SIZE) *tolerated |= BIT(SA_ERR_INVALID_PARAM);
     if (p->flags & ~(uint32_t)SA_FLAG_ALL) f |= BIT(SA_ERR_UNKNOWN_FLAG);
     if (!(isfinite(p->scale) && p->scale >= 0)) f |= BIT(SA_ERR_INVALID_SCALE);
     int bad = !(p->alpha > 0 && p->alpha <= 1) || !(p->window_ratio >= 0 && p->window_ratio <= 1) ||
               !(p->sample_ratio > 0 && p->sample_ratio <= 1) || p->sink_tokens < 0 || p->min_seq_len < 0 ||
               !(p->max_density > 0 && p->max_density <= 1) || p->min_stripes < 0 || p->max_stripes < 0 ||
               (p->max_stripes > 0 && p->max_stripes < p->min_stripes) || p->sample_group < 1 ||
-              p->sample_group > 256 || p->reserved0 != 0;
+              p->sample_group > 256 || p->reserved0 != 0 || !(p->alpha_column > 0 && p->alpha_column <= 1) ||
+              !(p->alpha_slash > 0 && p->alpha_slash <= 1) || p->chunk_n < 1 || p->chunk_n > 64 ||
+              p->block_size < 16 || p->block_size > 96 || p->block_size % 16 != 0;
     if (bad) f |= BIT(SA_ERR_INVALID_PARAM);
     return f;
 }
@@ -696,11 +692,23 @@ typedef struct {
     int dense;
     int64_t window, n;
     const int64_t *idx;
+    /* SA_MODE_SAMPLE_SLASH heads (block_size > 0): key j <= p is kept when j / bs is a selected
+       column block or p / bs - j / bs a selected diagonal offset */
+    int64_t bs, ncols, noffs;
+    const int64_t *cols, *offs;
 } mask;
+
+static int in_list(const int64_t *a, int64_t n, int64_t x) {
+    for (int64_t i = 0; i < n; i++)
+        if (a[i] == x) return 1;
+    return 0;
+}
 
 static int keeps(const mask *m, int64_t p, int64_t j) {
     if (j > p) return 0;
-    if (m->dense || j > p - m->window) return 1;
+    if (m->dense) return 1;
+    if (m->bs > 0) return in_list(m->cols, m->ncols, j / m->bs) || in_list(m->offs, m->noffs, p / m->bs - j / m->bs);
+    if (j > p - m->window) return 1;
     for (int64_t i = 0; i < m->n; i++)
         if (m->idx[i] == j) return 1;
     return 0;
@@ -1100,16 +1108,51 @@ static void check_plan(reader *r, const sa_plan *plan) {
                        "head %lld: indices not sorted, unique and in range at %lld: %lld", (long long)h, (long long)i,
                        (long long)idx[i]);
         if (info.dense) dense_heads++; else sparse_heads++;
+        if (info.dense || p->mode != SA_MODE_SAMPLE_SLASH)
+            FUZZ_CHECK(info.block_size == 0 && info.n_column_blocks == 0 && info.n_slash_blocks == 0,
+                       "head %lld (dense or seed mode) has blocks: %lld %lld %lld", (long long)h, (long long)info.block_size,
+                       (long long)info.n_column_blocks, (long long)info.n_slash_blocks);
         if (info.dense) {
             FUZZ_CHECK(info.kept_entries == causal && info.density == 1.0, "dense head %lld: kept %lld density %g",
                        (long long)h, (long long)info.kept_entries, info.density);
             FUZZ_CHECK(info.cra_mean == 1.0 && info.cra_min == 1.0, "dense head %lld: cra %g %g", (long long)h,
                        info.cra_mean, info.cra_min);
         } else if (p->mode == SA_MODE_SAMPLE_SLASH) {
-            /* block-structured mask (see the header): the generic properties only */
+            /* block-structured mask (see the header) */
             FUZZ_CHECK(!all_dense, "slash head %lld sparse below min_seq_len", (long long)h);
-            FUZZ_CHECK(info.kept_entries > 0 && info.kept_entries <= causal && info.density == (double)info.kept_entries / (double)causal,
-                       "slash head %lld: kept %lld density %g", (long long)h, (long long)info.kept_entries, info.density);
+            int64_t bs = info.block_size, nc = info.n_column_blocks, no = info.n_slash_blocks;
+            int64_t nblocks = bs > 0 ? (sk + bs - 1) / bs : 0;
+            FUZZ_CHECK(bs > 0 && nc >= 0 && nc <= nblocks && no >= 0 && no <= nblocks,
+                       "slash head %lld: block_size %lld, %lld column and %lld slash blocks", (long long)h, (long long)bs,
+                       (long long)nc, (long long)no);
+            int64_t *cols = malloc(sizeof(int64_t) * (size_t)(nc + 1)), *offs = malloc(sizeof(int64_t) * (size_t)(no + 1));
+            FUZZ_CHECK(sa_plan_head_blocks(plan, h, cols, nc, offs, no) == SA_OK, "sa_plan_head_blocks(%lld)", (long long)h);
+            for (int64_t i = 0; i < nc; i++)
+                FUZZ_CHECK(cols[i] >= 0 && cols[i] < nblocks && (i == 0 || cols[i] > cols[i - 1]),
+                           "slash head %lld: column blocks not sorted, unique, in range", (long long)h);
+            for (int64_t i = 0; i < no; i++)
+                FUZZ_CHECK(offs[i] >= 0 && offs[i] < nblocks && (i == 0 || offs[i] > offs[i - 1]),
+                           "slash head %lld: diagonal offsets not sorted, unique, in range", (long long)h);
+            /* the indices are the keys of the selected column blocks */
+            int64_t c = 0;
+            for (int64_t b = 0; b < nc; b++)
+                for (int64_t j = cols[b] * bs; j < (cols[b] + 1) * bs && j < sk; j++, c++)
+                    FUZZ_CHECK(c < n && idx[c] == j, "slash head %lld: indices are not the keys of the column blocks", (long long)h);
+            FUZZ_CHECK(c == n, "slash head %lld: %lld indices, column blocks hold %lld keys", (long long)h, (long long)n, (long long)c);
+            mask m = {0, 0, n, idx, bs, nc, no, cols, offs};
+            int64_t kept = 0;
+            for (int64_t pos = sk - sq; pos < sk; pos++)
+                for (int64_t j = 0; j <= pos; j++) kept += keeps(&m, pos, j);
+            FUZZ_CHECK(kept == info.kept_entries && info.density == (double)kept / (double)causal,
+                       "slash head %lld: kept_entries %lld, recomputed %lld; density %g", (long long)h,
+                       (long long)info.kept_entries, (long long)kept, info.density);
+            if (nc > 0 || no > 0) {   /* too small: refused, nothing written */
+                int64_t c1 = 0x3C, o1 = 0x3C;
+                sa_status bs_s = sa_plan_head_blocks(plan, h, &c1, nc > 0 ? nc - 1 : 0, &o1, no > 0 ? no - 1 : 0);
+                FUZZ_CHECK(bs_s == SA_ERR_BUFFER_TOO_SMALL && c1 == 0x3C && o1 == 0x3C, "head_blocks with small capacity: %d", (int)bs_s);
+            }
+            free(cols);
+            free(offs);
         } else {
             FUZZ_CHECK(!all_dense, "head %lld is sparse but the params ask for dense (mode %d, S_k %lld < min_seq_len %d)",
                        (long long)h, (int)p->mode, (long long)sk, (int)p->min_seq_len);
@@ -1191,13 +1234,14 @@ static void check_plan(reader *r, const sa_plan *plan) {
 /* Reference checks of a few rows of the current out (and lse) over the plan's masks. */
 static void check_rows(reader *r, const sa_plan *plan, const float *lse, const char *what) {
     if (!normal_data()) return;
-    if (sc.eff.mode == SA_MODE_SAMPLE_SLASH) return;   /* its mask is not window + indices */
     int rows = 1 + (int)pick(r, 3);
     for (int n = 0; n < rows; n++) {
         int64_t i = chance(r, 3) ? sc.sq - 1 : (int64_t)pick(r, (uint32_t)sc.sq);
         int64_t h = (int64_t)pick(r, (uint32_t)sc.hq);
-        mask m = {1, 0, 0, NULL};
-        int64_t *idx = NULL;
+        mask m;
+        memset(&m, 0, sizeof m);
+        m.dense = 1;
+        int64_t *idx = NULL, *cols = NULL, *offs = NULL;
         if (plan) {
             sa_plan_head info;
             memset(&info, 0, sizeof info);
@@ -1209,9 +1253,21 @@ static void check_rows(reader *r, const sa_plan *plan, const float *lse, const c
             m.window = info.window;
             m.n = info.n_indices;
             m.idx = idx;
+            if (!info.dense && info.block_size > 0) {
+                cols = malloc(sizeof(int64_t) * (size_t)(info.n_column_blocks + 1));
+                offs = malloc(sizeof(int64_t) * (size_t)(info.n_slash_blocks + 1));
+                sa_plan_head_blocks(plan, h, cols, info.n_column_blocks, offs, info.n_slash_blocks);
+                m.bs = info.block_size;
+                m.cols = cols;
+                m.ncols = info.n_column_blocks;
+                m.offs = offs;
+                m.noffs = info.n_slash_blocks;
+            }
         }
         check_row(i, h, &m, lse, what);
         free(idx);
+        free(cols);
+        free(offs);
     }
 }
 
