@@ -13,6 +13,8 @@
  *     process: inputs fit, the workspace does not -> SA_ERR_OUT_OF_MEMORY, output untouched;
  *     small calls still work; after lifting the limit the same call succeeds.
  *     (Skipped under AddressSanitizer, whose shadow memory needs terabytes of address space.)
+ *  5. Tensor data needs no alignment: views one byte off their element alignment give the same bits
+ *     as aligned copies (UBSan in `make test-sanitize` flags any misaligned access).
  *
  *   sa_limits_test                      run the tests
  *   sa_limits_test --rlimit-child       (internal) part 4
@@ -398,6 +400,57 @@ static void test_rlimit(const char *self) {
 #endif
 }
 
+/* ---------------------------------------------------------------- 5. misaligned data */
+static void test_misaligned(void) {
+    puts("misaligned data:");
+    const int64_t s = 40, h = 2, d = 24;
+    const size_t n = (size_t)(s * h * d);
+    const sa_dtype types[] = {SA_DTYPE_F32, SA_DTYPE_F16, SA_DTYPE_BF16};
+    sa_context *ctx = sa_context_new(2);
+    for (int t = 0; t < 3; t++) {
+        sa_dtype dt = types[t];
+        size_t es = dt == SA_DTYPE_F32 ? 4 : 2, bytes = n * es;
+        unsigned char *al[4], *mis[4];
+        for (int i = 0; i < 4; i++) {
+            al[i] = malloc(bytes);
+            mis[i] = malloc(bytes + 1);
+        }
+        for (int i = 0; i < 3; i++)
+            for (size_t e = 0; e < n; e++) {
+                float x = uniform();
+                if (dt == SA_DTYPE_F32) memcpy(al[i] + 4 * e, &x, 4);
+                else {   /* bf16 bits of x; the same bits read as f16 are finite for |x| < 1 */
+                    uint32_t b;
+                    memcpy(&b, &x, 4);
+                    uint16_t v16 = (uint16_t)(b >> 16);
+                    if (dt == SA_DTYPE_F16) v16 = (uint16_t)(v16 & 0xBBFF);
+                    memcpy(al[i] + 2 * e, &v16, 2);
+                }
+            }
+        for (int i = 0; i < 3; i++) memcpy(mis[i] + 1, al[i], bytes);
+        memset(al[3], 0, bytes);
+        memset(mis[3], 0, bytes + 1);
+        for (int mode = 0; mode < 2; mode++) {
+            sa_params p;
+            sa_params_default(&p);
+            p.mode = mode;
+            p.min_seq_len = 0;
+            sa_tensor a[4], m[4];
+            for (int i = 0; i < 4; i++) {
+                a[i] = view(al[i], dt, s, h, d);
+                m[i] = view(mis[i] + 1, dt, s, h, d);
+            }
+            sa_status s1 = sa_attention(ctx, &p, &a[0], &a[1], &a[2], &a[3], NULL, NULL);
+            sa_status s2 = sa_attention(ctx, &p, &m[0], &m[1], &m[2], &m[3], NULL, NULL);
+            CHECK(s1 == SA_OK && s2 == SA_OK && memcmp(al[3], mis[3] + 1, bytes) == 0,
+                  "dtype %d mode %d: misaligned views: status %d/%d or other bits", (int)dt, mode, (int)s1, (int)s2);
+        }
+        for (int i = 0; i < 4; i++) { free(al[i]); free(mis[i]); }
+    }
+    puts("  f32/f16/bf16 views at an odd address: same bits as aligned, dense and sample");
+    sa_context_free(ctx);
+}
+
 /* ---------------------------------------------------------------- workspace report */
 static int workspace_report(int64_t sk, int64_t hq, int64_t hkv, int64_t d, int32_t threads) {
     /* Inputs: bf16 zeros, lazily mapped (only what the probe reads is touched). Dense workspace
@@ -438,6 +491,7 @@ int main(int argc, char **argv) {
     test_overflow();
     test_memory_limit();
     test_real_oom();
+    test_misaligned();
     test_rlimit(argv[0]);
     printf("%d checks, %d failed\n", n_checks, n_failed);
     return n_failed ? 1 : 0;
