@@ -124,7 +124,7 @@ typedef struct sa_params {
     int32_t  sample_group;  /* adjacent rows per sampled group, [1, 256]; default 24 */
     int32_t  reserved0;     /* must be 0 */
     /* --- SA_MODE_SAMPLE_SLASH (appended in 0.1) --- */
-    float    alpha_column;  /* kept share of the sampled rows' mass, diagonals + columns, (0, 1]; default 0.95 */
+    float    alpha_column;  /* kept share of the sampled rows' mass, diagonals + key columns, (0, 1]; default 0.98 */
     float    alpha_slash;   /* share the diagonal (slash) blocks alone reach, chosen first, (0, 1]; default 0.8 */
     int32_t  chunk_n;       /* sampled query blocks: the last block of each of chunk_n segments, [1, 64]; default 2 */
     int32_t  block_size;    /* block granularity in tokens: 16, 32, 48, 64, 80 or 96; default 64 */
@@ -188,8 +188,8 @@ SA_API sa_status sa_attention(sa_context *ctx, const sa_params *p,
  * A plan is the sparse mask SampleAttention chose for given Q and K: per query head, a window
  * size and sorted selected key indices (sinks included). A row at position p keeps keys
  * p - window < j <= p, plus the selected indices j <= p - window. In SA_MODE_SAMPLE_SLASH a
- * head's mask is block-structured instead (see sa_plan_head_blocks; window is 0 and indices are
- * the keys of the selected column blocks). Plans are immutable after creation and may be read
+ * head keeps diagonal blocks plus its selected key columns instead (see sa_plan_head_slashes;
+ * window is 0 and indices are the selected columns). Plans are immutable after creation and may be read
  * and applied from several threads at once.
  */
 typedef struct sa_plan sa_plan;
@@ -205,8 +205,8 @@ typedef struct sa_plan_head {
     double   cra_min;       /* estimated CRA, min over the sampled rows (1 when dense) */
     /* --- appended in 0.1 --- */
     int64_t  block_size;      /* slash heads: block granularity; 0 for seed-mode and dense heads */
-    int64_t  n_column_blocks; /* slash heads: selected key blocks (their keys are `indices`) */
     int64_t  n_slash_blocks;  /* slash heads: selected diagonal offsets, in blocks (0 = diagonal) */
+    int64_t  reserved1;       /* 0 */
 } sa_plan_head;
 
 /* Build a plan from q and k (v is not needed). p NULL = defaults. *plan_out is set on success. */
@@ -226,13 +226,12 @@ SA_API sa_status sa_plan_head_info(const sa_plan *plan, int64_t head, sa_plan_he
 SA_API sa_status sa_plan_head_indices(const sa_plan *plan, int64_t head,
                                       int64_t *indices, int64_t capacity);
 
-/* Slash-mode heads: the selected key blocks (ascending) and diagonal block offsets (ascending).
-   A row at position p (query block p / block_size) keeps key j <= p when j / block_size is a
-   selected column block or (p / block_size - j / block_size) is a selected offset. Capacities
-   must be >= n_column_blocks and n_slash_blocks (else SA_ERR_BUFFER_TOO_SMALL, nothing written). */
-SA_API sa_status sa_plan_head_blocks(const sa_plan *plan, int64_t head,
-                                     int64_t *column_blocks, int64_t column_capacity,
-                                     int64_t *slash_blocks, int64_t slash_capacity);
+/* Slash-mode heads: the selected diagonal block offsets, ascending. A row at position p
+   (query block p / block_size) keeps key j <= p when j is one of the head's indices (its
+   selected columns) or (p / block_size - j / block_size) is a selected offset. capacity must be
+   >= n_slash_blocks (else SA_ERR_BUFFER_TOO_SMALL, nothing written). */
+SA_API sa_status sa_plan_head_slashes(const sa_plan *plan, int64_t head, int64_t *slash_blocks,
+                                      int64_t capacity);
 
 /* ---------------------------------------------------------------- features */
 typedef struct sa_features {

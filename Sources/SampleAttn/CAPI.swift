@@ -188,8 +188,8 @@ public func sa_plan_head_info_impl(_ p: OpaquePointer?, _ h: Int64, _ info: Unsa
     r.cra_mean = hp.craMean
     r.cra_min = hp.craMin
     r.block_size = hp.isSlash ? Int64(hp.blockSize) : 0
-    r.n_column_blocks = hp.isSlash ? Int64(hp.columnBlocks.count) : 0
     r.n_slash_blocks = hp.isSlash ? Int64(hp.slashBlocks.count) : 0
+    r.reserved1 = 0
     do { try writeVersioned(r, to: info, name: "sa_plan_head") } catch { return SA_ERR_STRUCT_SIZE }
     return SA_OK
 }
@@ -206,17 +206,16 @@ public func sa_plan_head_indices_impl(_ p: OpaquePointer?, _ h: Int64, _ indices
     return SA_OK
 }
 
-@_cdecl("sa_plan_head_blocks")
-public func sa_plan_head_blocks_impl(_ p: OpaquePointer?, _ h: Int64,
-                                     _ columns: UnsafeMutablePointer<Int64>?, _ columnCapacity: Int64,
-                                     _ slashes: UnsafeMutablePointer<Int64>?, _ slashCapacity: Int64) -> sa_status {
+@_cdecl("sa_plan_head_slashes")
+public func sa_plan_head_slashes_impl(_ p: OpaquePointer?, _ h: Int64, _ slashes: UnsafeMutablePointer<Int64>?,
+                                      _ capacity: Int64) -> sa_status {
     let (hp, status) = head(p, h)
     guard let hp else { return status }
-    let c = hp.isSlash ? hp.columnBlocks : [], s = hp.isSlash ? hp.slashBlocks : []
-    guard columnCapacity >= c.count, slashCapacity >= s.count else { return SA_ERR_BUFFER_TOO_SMALL }
-    guard c.isEmpty || columns != nil, s.isEmpty || slashes != nil else { return SA_ERR_NULL_ARGUMENT }
-    for (i, b) in c.enumerated() { columns![i] = Int64(b) }
-    for (i, b) in s.enumerated() { slashes![i] = Int64(b) }
+    let s = hp.isSlash ? hp.slashBlocks : []
+    guard capacity >= s.count, capacity >= 0 else { return SA_ERR_BUFFER_TOO_SMALL }
+    if s.isEmpty { return SA_OK }
+    guard let slashes else { return SA_ERR_NULL_ARGUMENT }
+    for (i, b) in s.enumerated() { slashes[i] = Int64(b) }
     return SA_OK
 }
 

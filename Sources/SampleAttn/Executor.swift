@@ -79,12 +79,19 @@ func runAttention(_ pb: Problem, _ plan: Plan, threads: Int, ws: Workspace) thro
                 for r in 0..<n { w.lo[r] = 0; w.hi[r] = pb.position(ofRow: r0 + r) + 1 }
                 attendPanel(packed, rows: rows, w)
             } else if head.isSlash {
-                // Every kept run of key blocks is a slice of the packed keys; causal at the end.
-                let B = head.blockSize
-                for run in head.keptBlockRuns(queryBlock: pb.position(ofRow: r0) / B) {
-                    let first = run.lowerBound * B, count = min(sk, run.upperBound * B) - first
-                    for r in 0..<n { w.lo[r] = 0; w.hi[r] = min(count, pb.position(ofRow: r0 + r) + 1 - first) }
-                    attendPanel(packed.slice(first, count), rows: rows, w)
+                // The kept diagonal blocks are slices of the packed keys; the selected columns
+                // outside them are slices of the head's panel. All causal at the end.
+                let ranges = head.diagonalRanges(queryBlock: pb.position(ofRow: r0) / head.blockSize, sk: sk)
+                for range in ranges {
+                    for r in 0..<n { w.lo[r] = 0; w.hi[r] = min(range.count, pb.position(ofRow: r0 + r) + 1 - range.lowerBound) }
+                    attendPanel(packed.slice(range.lowerBound, range.count), rows: rows, w)
+                }
+                for slice in head.columnSlices(outside: ranges) {
+                    for r in 0..<n {
+                        w.lo[r] = slice.lowerBound
+                        w.hi[r] = min(slice.upperBound, head.indicesBelow(pb.position(ofRow: r0 + r) + 1))
+                    }
+                    attendPanel(panels[hl], rows: rows, w)
                 }
             } else {
                 for r in 0..<n { w.lo[r] = 0; w.hi[r] = head.stripeCount(atPosition: pb.position(ofRow: r0 + r)) }

@@ -11,7 +11,7 @@ enum Defaults {
     static let minSeqLen: Int32 = 1024
     static let maxDensity: Float = 0.75
     static let sampleGroup: Int32 = 24   // 4 tiles of 6 rows: no padding rows in the score kernel
-    static let alphaColumn: Float = 0.95   // overall kept share of the sampled rows (docs/SLASH.md)
+    static let alphaColumn: Float = 0.98   // overall kept share of the sampled rows (docs/SLASH.md)
     static let alphaSlash: Float = 0.8     // share the diagonal blocks alone must reach
     static let chunkN: Int32 = 2
     static let blockSize: Int32 = 64

@@ -9,14 +9,14 @@ struct HeadPlan: Equatable {
     var causalEntries: Int
     var craMean: Double
     var craMin: Double
-    /// Slash mode: block granularity (0 otherwise), selected key blocks and diagonal offsets.
+    /// Slash mode: block granularity (0 otherwise) and the selected diagonal block offsets;
+    /// the selected columns are `indices` (keys), used where no kept diagonal block covers them.
     var blockSize: Int = 0
-    var columnBlocks: [Int] = []
     var slashBlocks: [Int] = []
 
     var isSlash: Bool { blockSize > 0 && !dense }
-    /// Seed-mode sparse heads read their selected keys from a gathered panel.
-    var usesStripePanel: Bool { !dense && blockSize == 0 }
+    /// Sparse heads read their selected keys from a gathered panel.
+    var usesStripePanel: Bool { !dense }
 
     var density: Double { causalEntries == 0 ? 1 : Double(keptEntries) / Double(causalEntries) }
 
@@ -32,21 +32,43 @@ struct HeadPlan: Equatable {
         sq * (sk - sq) + sq * (sq + 1) / 2
     }
 
-    /// Slash heads: the key blocks query block qb keeps (ascending, <= qb), merged into runs of
-    /// consecutive blocks [first, end).
-    func keptBlockRuns(queryBlock qb: Int) -> [Range<Int>] {
-        var blocks = columnBlocks.filter { $0 <= qb }
-        for d in slashBlocks where d <= qb { blocks.append(qb - d) }
-        blocks.sort()
+    /// Number of selected indices below key x.
+    @inline(__always)
+    func indicesBelow(_ x: Int) -> Int {
+        var lo = 0, hi = indices.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if indices[mid] < x { lo = mid + 1 } else { hi = mid }
+        }
+        return lo
+    }
+
+    /// Slash heads: the key ranges of the diagonal blocks query block qb keeps, ascending, with
+    /// consecutive blocks merged.
+    func diagonalRanges(queryBlock qb: Int, sk: Int) -> [Range<Int>] {
         var runs: [Range<Int>] = []
-        for b in blocks {
-            if let last = runs.last, b <= last.upperBound {
-                if b == last.upperBound { runs[runs.count - 1] = last.lowerBound..<b + 1 }
+        for d in slashBlocks.reversed() where d <= qb {
+            let first = (qb - d) * blockSize, end = min(sk, first + blockSize)
+            if let last = runs.last, last.upperBound == first {
+                runs[runs.count - 1] = last.lowerBound..<end
             } else {
-                runs.append(b..<b + 1)
+                runs.append(first..<end)
             }
         }
         return runs
+    }
+
+    /// Slash heads: the panel positions of the selected columns outside `ranges`.
+    func columnSlices(outside ranges: [Range<Int>]) -> [Range<Int>] {
+        var slices: [Range<Int>] = []
+        var start = 0
+        for r in ranges {
+            let a = indicesBelow(r.lowerBound)
+            if a > start { slices.append(start..<a) }
+            start = max(start, indicesBelow(r.upperBound))
+        }
+        if indices.count > start { slices.append(start..<indices.count) }
+        return slices
     }
 
     /// Slash heads: (row, key) pairs kept over rows at positions sk-sq ..< sk.
@@ -55,9 +77,13 @@ struct HeadPlan: Equatable {
         var p = sk - sq
         while p < sk {
             let qb = p / blockSize, end = min(sk, (qb + 1) * blockSize)
-            for run in keptBlockRuns(queryBlock: qb) {
-                let first = run.lowerBound * blockSize, last = run.upperBound * blockSize   // keys [first, last)
-                for row in p..<end { kept += max(0, min(last, row + 1) - first) }
+            let ranges = diagonalRanges(queryBlock: qb, sk: sk)
+            for row in p..<end {
+                kept += indicesBelow(row + 1)
+                for r in ranges where r.lowerBound <= row {
+                    let top = min(r.upperBound, row + 1)
+                    kept += (top - r.lowerBound) - (indicesBelow(top) - indicesBelow(r.lowerBound))
+                }
             }
             p = end
         }

@@ -14,7 +14,7 @@ func buildPlan(_ pb: Problem, _ params: Params, threads: Int, ws: Workspace, row
     }
     if params.mode == SA_MODE_DENSE { return allDense(SA_FALLBACK_NONE) }
     if sk < params.minSeqLen && !params.forceSparse { return allDense(SA_FALLBACK_SHORT) }
-    if params.mode == SA_MODE_SAMPLE_SLASH { return try buildSlashPlan(pb, params, threads: threads, ws: ws) }
+    if params.mode == SA_MODE_SAMPLE_SLASH { return try buildSlashPlan(pb, params, threads: threads, ws: ws, rowMinimum: rowMinimum) }
 
     // ceil(window_ratio * S_k) in float32, the precision the ratio was given in (0.1 * 300 is 30,
     // not 31 as the float32 0.1 widened to double would give); at least 1: a row keeps itself.

@@ -1,12 +1,12 @@
 import CSampleAttn
 
 /// SA_MODE_SAMPLE_SLASH: the sampled rows are a few whole query blocks (the last block of each
-/// of chunk_n segments), their exact softmax is summed per key block and per diagonal block
-/// offset. The fewest diagonal offsets reaching alpha_slash of that mass are kept, then the
-/// fewest column blocks that bring the kept share (diagonals + columns) to alpha_column; key
-/// block 0 and offset 0 always. Choosing columns on the mass the diagonals leave avoids paying
-/// twice for the local structure. Sampling cost is fixed per head, so it shrinks relative to
-/// attention as prompts grow.
+/// of chunk_n segments). Their exact softmax is summed per diagonal block offset and the fewest
+/// offsets reaching alpha_slash of that mass are kept (offset 0 always); then, on the mass those
+/// diagonals leave, the fewest single key columns that bring the kept share to alpha_column
+/// (key block 0 always). Columns are chosen on the residual so the local structure is not paid
+/// twice, and per key (not per block) so a stripe costs one key, as in the seed mode. Sampling
+/// cost is fixed per head, so it shrinks relative to attention as prompts grow.
 
 /// The sampled query blocks of a chunk of sq rows.
 func slashSampleRows(sq: Int, chunks: Int, block: Int) -> SampleRows {
@@ -19,123 +19,122 @@ func slashSampleRows(sq: Int, chunks: Int, block: Int) -> SampleRows {
     return SampleRows(groups: groups)
 }
 
-/// The fewest blocks (the forced one first) whose mass reaches `target`; ascending.
-func selectBlocks(mass: [Double], forced: Int, target: Double) -> [Int] {
-    var kept = mass[forced]
-    var order = Array(mass.indices).filter { $0 != forced && mass[$0] > 0 }
+/// The fewest entries (the forced ones first) whose mass reaches `target`; ascending.
+func selectFewest(mass: UnsafePointer<Double>, count: Int, forced: Range<Int>, target: Double) -> [Int] {
+    var kept = 0.0
+    for i in forced { kept += mass[i] }
+    var order = (0..<count).filter { !forced.contains($0) && mass[$0] > 0 }
     order.sort { mass[$0] != mass[$1] ? mass[$0] > mass[$1] : $0 < $1 }
-    var chosen = [forced]
-    for b in order where kept < target {
-        chosen.append(b)
-        kept += mass[b]
+    var chosen = Array(forced)
+    for i in order where kept < target {
+        chosen.append(i)
+        kept += mass[i]
     }
     return chosen.sorted()
 }
 
-func buildSlashPlan(_ pb: Problem, _ params: Params, threads: Int, ws: Workspace) throws -> Plan {
+func buildSlashPlan(_ pb: Problem, _ params: Params, threads: Int, ws: Workspace, rowMinimum: Bool) throws -> Plan {
     let sq = pb.sq, sk = pb.sk, G = pb.groupSize, dim = pb.dim
     let B = params.blockSize, nb = (sk + B - 1) / B
     let causal = HeadPlan.causalEntries(sq: sq, sk: sk)
     let rows = slashSampleRows(sq: sq, chunks: params.chunkN, block: B)
-    var firstRow = [0]
-    for g in rows.groups { firstRow.append(firstRow.last! + g.count) }
-    let positions = rows.groups.flatMap { $0.map { pb.position(ofRow: $0) } }
 
     let ldS = PackedKV.paddedKeys(sk), rowsPad = KernelTraits.roundUp(B, KernelTraits.rows)
     let keys = try PackedKV.allocate(keys: sk, dim: dim, withValues: false, in: ws, what: "packed keys")
     let perWorker = try checkedProduct(rowsPad, ldS + dim, what: "sampling scratch") + 2 * rowsPad
     let scratch = try ws.allocate(try checkedProduct(threads, perWorker, what: "sampling scratch"),
                                   of: Float.self, what: "sampling scratch")
-    // Per head, per sampled row: its softmax mass in each key block.
-    let blockMass = try ws.allocate(try checkedProduct(G, rows.count, nb, what: "block mass"), of: Float.self,
-                                    zeroed: true, what: "block mass")
+    // Per worker: mass per diagonal block and per key (float64: sums of many small terms).
+    let sums = try ws.allocate(try checkedProduct(threads, nb + ldS, what: "slash sums"), of: Double.self, what: "slash sums")
 
     var heads = [HeadPlan](repeating: HeadPlan.dense(sq: sq, sk: sk), count: pb.hq)
-    var timeSample = 0.0, timeFilter = 0.0
+    var timeSample = 0.0
     var reason = SA_FALLBACK_NONE
-    let selected = UnsafeMutablePointer<([Int], [Int])>.allocate(capacity: G)
-    selected.initialize(repeating: ([], []), count: G)
-    defer { selected.deinitialize(count: G); selected.deallocate() }
+    let planned = UnsafeMutablePointer<HeadPlan>.allocate(capacity: G)
+    planned.initialize(repeating: HeadPlan.dense(sq: sq, sk: sk), count: G)
+    defer { planned.deinitialize(count: G); planned.deallocate() }
 
     for kvHead in 0..<pb.hkv {
         let t0 = sac_now_seconds()
         keys.fillParallel(from: pb.k, nil, head: kvHead, indices: nil, threads: threads, rows: scratch)
-        parallelFor(threads: threads, tasks: G * rows.groups.count) { t, worker in
-            let hl = t / rows.groups.count, g = t % rows.groups.count
-            let group = rows.groups[g]
+        // One task per query head: two passes over its few sampled blocks (recomputing their
+        // scores is cheaper than keeping rows x S_k probabilities per head).
+        parallelFor(threads: threads, tasks: G) { hl, worker in
+            let h = kvHead * G + hl
             let base = scratch + worker * perWorker
-            let totals = base + rowsPad * (ldS + dim), lse2 = totals + rowsPad
-            groupExponentials(group, head: kvHead * G + hl, problem: pb, keys: keys, q: base,
-                              scores: base + rowsPad * dim, totals: totals, lse2: lse2)
-            for (r, i) in group.enumerated() {
-                let p = pb.position(ofRow: i), row = base + rowsPad * dim + r * ldS
-                let inv = 1 / totals[r]
-                let dst = blockMass + (hl * rows.count + firstRow[g] + r) * nb
-                for kb in 0...(p / B) {
+            let q = base, probs = base + rowsPad * dim, totals = probs + rowsPad * ldS, lse2 = totals + rowsPad
+            let diagonal = sums + worker * (nb + ldS), column = diagonal + nb
+            /// Calls body(p, row of 2^(s - max), 1 / sum) for every sampled row.
+            func forEachSampledRow(_ body: (Int, UnsafeMutablePointer<Float>, Float) -> Void) {
+                for group in rows.groups {
+                    groupExponentials(group, head: h, problem: pb, keys: keys, q: q, scores: probs, totals: totals, lse2: lse2)
+                    for (r, i) in group.enumerated() { body(pb.position(ofRow: i), probs + r * ldS, 1 / totals[r]) }
+                }
+            }
+            diagonal.update(repeating: 0, count: nb)
+            forEachSampledRow { p, row, inv in
+                let qb = p / B
+                for kb in 0...qb {
                     var sum: Float = 0
                     for j in kb * B..<min(kb * B + B, p + 1) { sum += row[j] }
-                    dst[kb] = sum * inv
+                    diagonal[qb - kb] += Double(sum * inv)
                 }
-            }
-        }
-        let t1 = sac_now_seconds()
-        timeSample += t1 - t0
-
-        // Diagonal offsets first (the local structure), then the fewest column blocks that bring
-        // the sampled rows' kept mass (diagonals + columns) to alpha_column.
-        parallelFor(threads: threads, tasks: G) { hl, _ in
-            let mass = { (r: Int) in blockMass + (hl * rows.count + r) * nb }
-            var slashes = [Double](repeating: 0, count: nb)
-            for r in 0..<rows.count {
-                let m = mass(r), qb = positions[r] / B
-                for kb in 0...qb { slashes[qb - kb] += Double(m[kb]) }
             }
             let n = Double(rows.count)
-            let diagonals = selectBlocks(mass: slashes, forced: 0, target: Double(params.alphaSlash) * n)
-            var isDiagonal = [Bool](repeating: false, count: nb)
-            for d in diagonals { isDiagonal[d] = true }
-            var residual = [Double](repeating: 0, count: nb)
+            var head = HeadPlan(dense: false, window: 0, indices: [], keptEntries: 0, causalEntries: causal,
+                                craMean: 0, craMin: .nan, blockSize: B,
+                                slashBlocks: selectFewest(mass: diagonal, count: nb, forced: 0..<1,
+                                                          target: Double(params.alphaSlash) * n))
+            column.update(repeating: 0, count: ldS)
             var covered = 0.0
-            for r in 0..<rows.count {
-                let m = mass(r), qb = positions[r] / B
-                for kb in 0...qb {
-                    if isDiagonal[qb - kb] { covered += Double(m[kb]) } else { residual[kb] += Double(m[kb]) }
+            forEachSampledRow { p, row, inv in
+                for r in head.diagonalRanges(queryBlock: p / B, sk: sk) where r.lowerBound <= p {
+                    var sum: Float = 0
+                    for j in r.lowerBound..<min(r.upperBound, p + 1) { sum += row[j]; row[j] = 0 }
+                    covered += Double(sum * inv)
                 }
+                for j in 0...p { column[j] += Double(row[j] * inv) }
             }
-            let columns = selectBlocks(mass: residual, forced: 0, target: Double(params.alphaColumn) * n - covered)
-            selected[hl] = (columns, diagonals)
+            head.indices = selectFewest(mass: column, count: sk, forced: 0..<min(B, sk),
+                                        target: Double(params.alphaColumn) * n - covered)
+            var kept = covered
+            for j in head.indices { kept += column[j] }
+            head.craMean = min(1, kept / n)
+            if rowMinimum {
+                var lowest = Double.infinity
+                forEachSampledRow { p, row, inv in
+                    var rowKept = 0.0
+                    let ranges = head.diagonalRanges(queryBlock: p / B, sk: sk)
+                    for r in ranges where r.lowerBound <= p {
+                        for j in r.lowerBound..<min(r.upperBound, p + 1) { rowKept += Double(row[j] * inv) }
+                    }
+                    for slice in head.columnSlices(outside: ranges) {
+                        for e in slice where head.indices[e] <= p { rowKept += Double(row[head.indices[e]] * inv) }
+                    }
+                    lowest = min(lowest, rowKept)
+                }
+                head.craMin = min(1, lowest)
+            }
+            planned[hl] = head
         }
+        timeSample += sac_now_seconds() - t0
         if params.shareKVGroup {
-            let c = Array(Set((0..<G).flatMap { selected[$0].0 })).sorted()
-            let s = Array(Set((0..<G).flatMap { selected[$0].1 })).sorted()
-            for hl in 0..<G { selected[hl] = (c, s) }
+            let columns = Array(Set((0..<G).flatMap { planned[$0].indices })).sorted()
+            let diagonals = Array(Set((0..<G).flatMap { planned[$0].slashBlocks })).sorted()
+            for hl in 0..<G { planned[hl].indices = columns; planned[hl].slashBlocks = diagonals }
         }
         for hl in 0..<G {
-            let (c, s) = selected[hl]
-            var head = HeadPlan(dense: false, window: 0, indices: c.flatMap { ($0 * B)..<min(sk, $0 * B + B) },
-                                keptEntries: 0, causalEntries: causal, craMean: 0, craMin: 0,
-                                blockSize: B, columnBlocks: c, slashBlocks: s)
+            var head = planned[hl]
             head.keptEntries = head.slashKeptEntries(sq: sq, sk: sk)
-            // Estimated CRA: each sampled row's mass on the key blocks its query block keeps.
-            var sum = 0.0, lowest = Double.infinity
-            for r in 0..<rows.count {
-                let m = blockMass + (hl * rows.count + r) * nb
-                var kept = 0.0
-                for run in head.keptBlockRuns(queryBlock: positions[r] / B) { for kb in run { kept += Double(m[kb]) } }
-                sum += kept
-                lowest = min(lowest, kept)
-            }
-            head.craMean = min(1, sum / Double(rows.count))
-            head.craMin = min(1, lowest)
             if head.density > Double(params.maxDensity) && !params.forceSparse {
                 head = HeadPlan.dense(sq: sq, sk: sk)
                 reason = SA_FALLBACK_DENSITY
             }
             heads[kvHead * G + hl] = head
         }
-        timeFilter += sac_now_seconds() - t1
     }
     if heads.allSatisfy(\.dense) && reason == SA_FALLBACK_NONE { reason = SA_FALLBACK_DENSITY }
+    // Stages 1 and 2 run fused per head here; their time is reported as sampling.
     return Plan(hq: pb.hq, sq: sq, sk: sk, params: params, heads: heads,
-                timeSample: timeSample, timeFilter: timeFilter, fallbackReason: reason)
+                timeSample: timeSample, timeFilter: 0, fallbackReason: reason)
 }

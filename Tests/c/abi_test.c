@@ -74,8 +74,8 @@ LAYOUT(sa_plan_head, density, 32);
 LAYOUT(sa_plan_head, cra_mean, 40);
 LAYOUT(sa_plan_head, cra_min, 48);
 LAYOUT(sa_plan_head, block_size, 56);
-LAYOUT(sa_plan_head, n_column_blocks, 64);
-LAYOUT(sa_plan_head, n_slash_blocks, 72);
+LAYOUT(sa_plan_head, n_slash_blocks, 64);
+LAYOUT(sa_plan_head, reserved1, 72);
 
 _Static_assert(sizeof(sa_features) == 24 && _Alignof(sa_features) == 4, "sa_features size");
 LAYOUT(sa_features, struct_size, 0);
@@ -598,14 +598,14 @@ static void test_slash_plan(void) {
         memset(&info, 0, sizeof info);
         info.struct_size = sizeof info;
         CHECK_STATUS(sa_plan_head_info(plan, h, &info), SA_OK);
-        CHECK(info.block_size == 32 && info.window == 0 && info.n_column_blocks >= 1 && info.n_slash_blocks >= 1,
+        CHECK(info.block_size == 32 && info.window == 0 && info.n_indices >= 32 && info.n_slash_blocks >= 1,
               "slash head %lld: block %lld window %lld columns %lld slashes %lld", (long long)h,
-              (long long)info.block_size, (long long)info.window, (long long)info.n_column_blocks,
+              (long long)info.block_size, (long long)info.window, (long long)info.n_indices,
               (long long)info.n_slash_blocks);
-        int64_t columns[16], slashes[16];
-        CHECK_STATUS(sa_plan_head_blocks(plan, h, columns, 0, slashes, 0), SA_ERR_BUFFER_TOO_SMALL);
-        CHECK_STATUS(sa_plan_head_blocks(plan, h, columns, 16, slashes, 16), SA_OK);
-        CHECK(columns[0] == 0 && slashes[0] == 0, "slash head %lld: block 0 and the diagonal are kept", (long long)h);
+        int64_t slashes[16];
+        CHECK_STATUS(sa_plan_head_slashes(plan, h, slashes, 0), SA_ERR_BUFFER_TOO_SMALL);
+        CHECK_STATUS(sa_plan_head_slashes(plan, h, slashes, 16), SA_OK);
+        CHECK(slashes[0] == 0, "slash head %lld: the diagonal is kept", (long long)h);
     }
     CHECK_STATUS(sa_plan_apply(ctx, plan, &q.view, &k.view, &v.view, &out.view, NULL, NULL), SA_OK);
     sa_plan_free(plan);

@@ -109,7 +109,7 @@ class sa_params(Structure):
         ("sample_group", c_int32),   # adjacent rows per sampled group, [1, 256]; default 24
         ("reserved0", c_int32),      # must be 0
         # --- SA_MODE_SAMPLE_SLASH (appended in 0.1) ---
-        ("alpha_column", c_float),   # kept share of the sampled rows' mass, diagonals + columns, (0, 1]; default 0.95
+        ("alpha_column", c_float),   # kept share of the sampled rows' mass, diagonals + key columns, (0, 1]; default 0.98
         ("alpha_slash", c_float),    # share the diagonal (slash) blocks alone reach, chosen first, (0, 1]; default 0.8
         ("chunk_n", c_int32),        # sampled query blocks: the last block of each of chunk_n segments, [1, 64]; default 2
         ("block_size", c_int32),     # block granularity in tokens: 16, 32, 48, 64, 80 or 96; default 64
@@ -154,8 +154,8 @@ class sa_plan_head(Structure):
         ("cra_min", c_double),       # estimated CRA, min over the sampled rows (1 when dense)
         # --- appended in 0.1 ---
         ("block_size", c_int64),       # slash heads: block granularity; 0 for seed-mode and dense heads
-        ("n_column_blocks", c_int64),  # slash heads: selected key blocks (their keys are `indices`)
         ("n_slash_blocks", c_int64),   # slash heads: selected diagonal offsets, in blocks (0 = diagonal)
+        ("reserved1", c_int64),        # 0
     ]
 
 
@@ -226,11 +226,9 @@ _proto("sa_plan_head_info", sa_status, sa_plan_p, c_int64, POINTER(sa_plan_head)
 # SA_API sa_status sa_plan_head_indices(const sa_plan *plan, int64_t head,
 #                                       int64_t *indices, int64_t capacity);
 _proto("sa_plan_head_indices", sa_status, sa_plan_p, c_int64, POINTER(c_int64), c_int64)
-# SA_API sa_status sa_plan_head_blocks(const sa_plan *plan, int64_t head,
-#                                      int64_t *column_blocks, int64_t column_capacity,
-#                                      int64_t *slash_blocks, int64_t slash_capacity);
-_proto("sa_plan_head_blocks", sa_status, sa_plan_p, c_int64, POINTER(c_int64), c_int64, POINTER(c_int64),
-       c_int64)
+# SA_API sa_status sa_plan_head_slashes(const sa_plan *plan, int64_t head, int64_t *slash_blocks,
+#                                       int64_t capacity);
+_proto("sa_plan_head_slashes", sa_status, sa_plan_p, c_int64, POINTER(c_int64), c_int64)
 # SA_API sa_status sa_get_features(sa_features *f);
 _proto("sa_get_features", sa_status, POINTER(sa_features))
 

@@ -388,15 +388,13 @@ class _Call:
 class PlanHead:
     """One query head of a plan. A row at position p keeps keys p - window < j <= p plus the
     selected ``indices`` j <= p - window; a ``dense`` head keeps every causal key. Slash-mode
-    heads (``block_size`` > 0) keep key j <= p when j // block_size is in ``column_blocks`` or
-    p // block_size - j // block_size is in ``slash_blocks``."""
+    heads (``block_size`` > 0) keep key j <= p when j is in ``indices`` (the selected columns)
+    or p // block_size - j // block_size is in ``slash_blocks``."""
     __slots__ = ("window", "indices", "density", "cra_mean", "cra_min", "dense", "kept_entries",
-                 "block_size", "column_blocks", "slash_blocks")
+                 "block_size", "slash_blocks")
 
-    def __init__(self, info: sa_plan_head, indices: np.ndarray, column_blocks: np.ndarray,
-                 slash_blocks: np.ndarray):
+    def __init__(self, info: sa_plan_head, indices: np.ndarray, slash_blocks: np.ndarray):
         self.block_size = int(info.block_size)
-        self.column_blocks = column_blocks
         self.slash_blocks = slash_blocks
         self.window = int(info.window)
         self.indices = indices
@@ -436,11 +434,9 @@ class Plan:
             self._check(lib.sa_plan_head_indices(handle, h, idx.ctypes.data_as(POINTER(c_int64)),
                                                  idx.size))
             idx.flags.writeable = False
-            cols = np.empty(int(info.n_column_blocks), dtype=np.int64)
             diags = np.empty(int(info.n_slash_blocks), dtype=np.int64)
-            self._check(lib.sa_plan_head_blocks(handle, h, cols.ctypes.data_as(POINTER(c_int64)), cols.size,
-                                                diags.ctypes.data_as(POINTER(c_int64)), diags.size))
-            heads.append(PlanHead(info, idx, cols, diags))
+            self._check(lib.sa_plan_head_slashes(handle, h, diags.ctypes.data_as(POINTER(c_int64)), diags.size))
+            heads.append(PlanHead(info, idx, diags))
         self.heads = tuple(heads)
 
     @staticmethod
@@ -496,7 +492,7 @@ class Plan:
             return causal
         if hp.block_size:
             b = hp.block_size
-            return causal & (np.isin(j // b, hp.column_blocks) | np.isin(pos // b - j // b, hp.slash_blocks))
+            return causal & (np.isin(j, hp.indices) | np.isin(pos // b - j // b, hp.slash_blocks))
         selected = np.zeros(self.s_k, dtype=bool)
         selected[hp.indices] = True
         return causal & ((j > pos - hp.window) | (selected[None, :] & (j <= pos - hp.window)))
