@@ -577,7 +577,7 @@ done:
     free(lse); free(ref); free(ref_lse);
 }
 
-/* SA_MODE_SAMPLE_SLASH: a block-structured plan, read through sa_plan_head_blocks. */
+/* SA_MODE_SAMPLE_SLASH: diagonal blocks read through sa_plan_head_slashes, columns as indices. */
 static void test_slash_plan(void) {
     const int64_t sq = 200, sk = 260, hq = 4, hkv = 2, d = 64;
     host_tensor q = make_tensor(sq, hq, d, 3), k = make_tensor(sk, hkv, d, 3), v = make_tensor(sk, hkv, d, 1);
