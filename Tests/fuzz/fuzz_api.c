@@ -692,10 +692,10 @@ typedef struct {
     int dense;
     int64_t window, n;
     const int64_t *idx;
-    /* SA_MODE_SAMPLE_SLASH heads (block_size > 0): key j <= p is kept when j / bs is a selected
-       column block or p / bs - j / bs a selected diagonal offset */
-    int64_t bs, ncols, noffs;
-    const int64_t *cols, *offs;
+    /* SA_MODE_SAMPLE_SLASH heads (block_size > 0): key j <= p is kept when j is one of the
+       indices (the selected columns) or p / bs - j / bs a selected diagonal offset */
+    int64_t bs, noffs;
+    const int64_t *offs;
 } mask;
 
 static int in_list(const int64_t *a, int64_t n, int64_t x) {
@@ -707,7 +707,7 @@ static int in_list(const int64_t *a, int64_t n, int64_t x) {
 static int keeps(const mask *m, int64_t p, int64_t j) {
     if (j > p) return 0;
     if (m->dense) return 1;
-    if (m->bs > 0) return in_list(m->cols, m->ncols, j / m->bs) || in_list(m->offs, m->noffs, p / m->bs - j / m->bs);
+    if (m->bs > 0) return in_list(m->idx, m->n, j) || in_list(m->offs, m->noffs, p / m->bs - j / m->bs);
     if (j > p - m->window) return 1;
     for (int64_t i = 0; i < m->n; i++)
         if (m->idx[i] == j) return 1;
@@ -1109,9 +1109,9 @@ static void check_plan(reader *r, const sa_plan *plan) {
                        (long long)idx[i]);
         if (info.dense) dense_heads++; else sparse_heads++;
         if (info.dense || p->mode != SA_MODE_SAMPLE_SLASH)
-            FUZZ_CHECK(info.block_size == 0 && info.n_column_blocks == 0 && info.n_slash_blocks == 0,
-                       "head %lld (dense or seed mode) has blocks: %lld %lld %lld", (long long)h, (long long)info.block_size,
-                       (long long)info.n_column_blocks, (long long)info.n_slash_blocks);
+            FUZZ_CHECK(info.block_size == 0 && info.n_slash_blocks == 0 && info.reserved1 == 0,
+                       "head %lld (dense or seed mode) has blocks: %lld %lld", (long long)h, (long long)info.block_size,
+                       (long long)info.n_slash_blocks);
         if (info.dense) {
             FUZZ_CHECK(info.kept_entries == causal && info.density == 1.0, "dense head %lld: kept %lld density %g",
                        (long long)h, (long long)info.kept_entries, info.density);
@@ -1120,38 +1120,28 @@ static void check_plan(reader *r, const sa_plan *plan) {
         } else if (p->mode == SA_MODE_SAMPLE_SLASH) {
             /* block-structured mask (see the header) */
             FUZZ_CHECK(!all_dense, "slash head %lld sparse below min_seq_len", (long long)h);
-            int64_t bs = info.block_size, nc = info.n_column_blocks, no = info.n_slash_blocks;
+            int64_t bs = info.block_size, no = info.n_slash_blocks;
             int64_t nblocks = bs > 0 ? (sk + bs - 1) / bs : 0;
-            FUZZ_CHECK(bs > 0 && nc >= 0 && nc <= nblocks && no >= 0 && no <= nblocks,
-                       "slash head %lld: block_size %lld, %lld column and %lld slash blocks", (long long)h, (long long)bs,
-                       (long long)nc, (long long)no);
-            int64_t *cols = malloc(sizeof(int64_t) * (size_t)(nc + 1)), *offs = malloc(sizeof(int64_t) * (size_t)(no + 1));
-            FUZZ_CHECK(sa_plan_head_blocks(plan, h, cols, nc, offs, no) == SA_OK, "sa_plan_head_blocks(%lld)", (long long)h);
-            for (int64_t i = 0; i < nc; i++)
-                FUZZ_CHECK(cols[i] >= 0 && cols[i] < nblocks && (i == 0 || cols[i] > cols[i - 1]),
-                           "slash head %lld: column blocks not sorted, unique, in range", (long long)h);
+            FUZZ_CHECK(bs > 0 && no >= 0 && no <= nblocks && info.reserved1 == 0,
+                       "slash head %lld: block_size %lld, %lld slash blocks, reserved1 %lld", (long long)h, (long long)bs,
+                       (long long)no, (long long)info.reserved1);
+            int64_t *offs = malloc(sizeof(int64_t) * (size_t)(no + 1));
+            FUZZ_CHECK(sa_plan_head_slashes(plan, h, offs, no) == SA_OK, "sa_plan_head_slashes(%lld)", (long long)h);
             for (int64_t i = 0; i < no; i++)
                 FUZZ_CHECK(offs[i] >= 0 && offs[i] < nblocks && (i == 0 || offs[i] > offs[i - 1]),
                            "slash head %lld: diagonal offsets not sorted, unique, in range", (long long)h);
-            /* the indices are the keys of the selected column blocks */
-            int64_t c = 0;
-            for (int64_t b = 0; b < nc; b++)
-                for (int64_t j = cols[b] * bs; j < (cols[b] + 1) * bs && j < sk; j++, c++)
-                    FUZZ_CHECK(c < n && idx[c] == j, "slash head %lld: indices are not the keys of the column blocks", (long long)h);
-            FUZZ_CHECK(c == n, "slash head %lld: %lld indices, column blocks hold %lld keys", (long long)h, (long long)n, (long long)c);
-            mask m = {0, 0, n, idx, bs, nc, no, cols, offs};
+            mask m = {0, 0, n, idx, bs, no, offs};
             int64_t kept = 0;
             for (int64_t pos = sk - sq; pos < sk; pos++)
                 for (int64_t j = 0; j <= pos; j++) kept += keeps(&m, pos, j);
             FUZZ_CHECK(kept == info.kept_entries && info.density == (double)kept / (double)causal,
                        "slash head %lld: kept_entries %lld, recomputed %lld; density %g", (long long)h,
                        (long long)info.kept_entries, (long long)kept, info.density);
-            if (nc > 0 || no > 0) {   /* too small: refused, nothing written */
-                int64_t c1 = 0x3C, o1 = 0x3C;
-                sa_status bs_s = sa_plan_head_blocks(plan, h, &c1, nc > 0 ? nc - 1 : 0, &o1, no > 0 ? no - 1 : 0);
-                FUZZ_CHECK(bs_s == SA_ERR_BUFFER_TOO_SMALL && c1 == 0x3C && o1 == 0x3C, "head_blocks with small capacity: %d", (int)bs_s);
+            if (no > 0) {   /* too small: refused, nothing written */
+                int64_t o1 = 0x3C;
+                sa_status bs_s = sa_plan_head_slashes(plan, h, &o1, no - 1);
+                FUZZ_CHECK(bs_s == SA_ERR_BUFFER_TOO_SMALL && o1 == 0x3C, "head_slashes with small capacity: %d", (int)bs_s);
             }
-            free(cols);
             free(offs);
         } else {
             FUZZ_CHECK(!all_dense, "head %lld is sparse but the params ask for dense (mode %d, S_k %lld < min_seq_len %d)",
@@ -1241,7 +1231,7 @@ static void check_rows(reader *r, const sa_plan *plan, const float *lse, const c
         mask m;
         memset(&m, 0, sizeof m);
         m.dense = 1;
-        int64_t *idx = NULL, *cols = NULL, *offs = NULL;
+        int64_t *idx = NULL, *offs = NULL;
         if (plan) {
             sa_plan_head info;
             memset(&info, 0, sizeof info);
@@ -1254,19 +1244,15 @@ static void check_rows(reader *r, const sa_plan *plan, const float *lse, const c
             m.n = info.n_indices;
             m.idx = idx;
             if (!info.dense && info.block_size > 0) {
-                cols = malloc(sizeof(int64_t) * (size_t)(info.n_column_blocks + 1));
                 offs = malloc(sizeof(int64_t) * (size_t)(info.n_slash_blocks + 1));
-                sa_plan_head_blocks(plan, h, cols, info.n_column_blocks, offs, info.n_slash_blocks);
+                sa_plan_head_slashes(plan, h, offs, info.n_slash_blocks);
                 m.bs = info.block_size;
-                m.cols = cols;
-                m.ncols = info.n_column_blocks;
                 m.offs = offs;
                 m.noffs = info.n_slash_blocks;
             }
         }
         check_row(i, h, &m, lse, what);
         free(idx);
-        free(cols);
         free(offs);
     }
 }
