@@ -45,11 +45,13 @@ struct SampleStats {
 
 /// Scores of one group of adjacent query rows against all their causal keys, turned into
 /// 2^(s - rowmax) in place (row r of the group at scores + r * roundUp(sk, 16), keys 0...p).
-/// Returns per row the normaliser (sum) and its log2-sum-exp2. `scores` holds
+/// Stores per row the log2-sum-exp2 and calls onRow(r, position, row, 1 / sum) right after the
+/// row's exponentials, while the row is still in cache. `scores` holds
 /// [roundUp(groupSize, 6) x roundUp(sk, 16)] floats.
 func groupExponentials(_ group: Range<Int>, head: Int, problem pb: Problem, keys: PackedKV,
                        q: UnsafeMutablePointer<Float>, scores: UnsafeMutablePointer<Float>,
-                       totals: UnsafeMutablePointer<Float>, lse2: UnsafeMutablePointer<Float>) {
+                       lse2: UnsafeMutablePointer<Float>,
+                       onRow: (Int, Int, UnsafeMutablePointer<Float>, Float) -> Void) {
     let dim = pb.dim, lds = PackedKV.paddedKeys(pb.sk)
     let qmul = pb.scale * Float(1.4426950408889634)   // log2(e): scores in log2 units
     let n = group.count, nPad = KernelTraits.roundUp(n, KernelTraits.rows)
@@ -74,8 +76,9 @@ func groupExponentials(_ group: Range<Int>, head: Int, problem pb: Problem, keys
                 let p = pb.position(ofRow: group.lowerBound + r)
                 let row = scores + r * lds
                 let rowMaximum = full > p ? rowMax(row, 0, p + 1) : max(hmax(m[r - rt]), rowMax(row, full, p + 1))
-                totals[r] = exp2InPlace(row, 0, p + 1, shift: rowMaximum)
-                lse2[r] = rowMaximum + log2f(totals[r])
+                let total = exp2InPlace(row, 0, p + 1, shift: rowMaximum)
+                lse2[r] = rowMaximum + log2f(total)
+                onRow(r, p, row, 1 / total)
             }
         }
         rt += KernelTraits.rows
@@ -98,27 +101,17 @@ func sampleGroups(_ rows: SampleRows, _ range: Range<Int>, head: Int, problem pb
                   keys: PackedKV, window w: Int, firstRowIndex: Int, stats: SampleStats,
                   columnMass: UnsafeMutablePointer<Float>, q: UnsafeMutablePointer<Float>,
                   scores: UnsafeMutablePointer<Float>) {
-    let lds = PackedKV.paddedKeys(pb.sk)
-    let capacity = KernelTraits.roundUp(rows.groups.map(\.count).max() ?? 1, KernelTraits.rows)
-    var totals = [Float](repeating: 0, count: capacity)
     var sampleIndex = firstRowIndex
     for g in range {
-        let group = rows.groups[g]
-        totals.withUnsafeMutableBufferPointer { t in
-            groupExponentials(group, head: head, problem: pb, keys: keys, q: q, scores: scores,
-                              totals: t.baseAddress!, lse2: stats.rowLse2 + sampleIndex)
-        }
-        for (r, i) in group.enumerated() {
-            let p = pb.position(ofRow: i)
-            let row = scores + r * lds
-            let inv = 1 / totals[r]
+        groupExponentials(rows.groups[g], head: head, problem: pb, keys: keys, q: q, scores: scores,
+                          lse2: stats.rowLse2 + sampleIndex) { r, p, row, inv in
             let windowStart = max(0, p - w + 1)
             var inside: Float = 0
             for j in windowStart...p { inside += row[j] }
-            stats.rowWindowMass[sampleIndex] = inside * inv
+            stats.rowWindowMass[sampleIndex + r] = inside * inv
             addScaled(columnMass, row, windowStart, inv)   // keys 0 ... p - w
-            sampleIndex += 1
         }
+        sampleIndex += rows.groups[g].count
     }
 }
 

@@ -41,7 +41,7 @@ func buildSlashPlan(_ pb: Problem, _ params: Params, threads: Int, ws: Workspace
 
     let ldS = PackedKV.paddedKeys(sk), rowsPad = KernelTraits.roundUp(B, KernelTraits.rows)
     let keys = try PackedKV.allocate(keys: sk, dim: dim, withValues: false, in: ws, what: "packed keys")
-    let perWorker = try checkedProduct(rowsPad, ldS + dim, what: "sampling scratch") + 2 * rowsPad
+    let perWorker = try checkedProduct(rowsPad, ldS + dim, what: "sampling scratch") + rowsPad
     let scratch = try ws.allocate(try checkedProduct(threads, perWorker, what: "sampling scratch"),
                                   of: Float.self, what: "sampling scratch")
     // Per worker: mass per diagonal block and per key (float64: sums of many small terms).
@@ -62,13 +62,14 @@ func buildSlashPlan(_ pb: Problem, _ params: Params, threads: Int, ws: Workspace
         parallelFor(threads: threads, tasks: G) { hl, worker in
             let h = kvHead * G + hl
             let base = scratch + worker * perWorker
-            let q = base, probs = base + rowsPad * dim, totals = probs + rowsPad * ldS, lse2 = totals + rowsPad
+            let q = base, probs = base + rowsPad * dim, lse2 = probs + rowsPad * ldS
             let diagonal = sums + worker * (nb + ldS), column = diagonal + nb
             /// Calls body(p, row of 2^(s - max), 1 / sum) for every sampled row.
             func forEachSampledRow(_ body: (Int, UnsafeMutablePointer<Float>, Float) -> Void) {
                 for group in rows.groups {
-                    groupExponentials(group, head: h, problem: pb, keys: keys, q: q, scores: probs, totals: totals, lse2: lse2)
-                    for (r, i) in group.enumerated() { body(pb.position(ofRow: i), probs + r * ldS, 1 / totals[r]) }
+                    groupExponentials(group, head: h, problem: pb, keys: keys, q: q, scores: probs, lse2: lse2) { _, p, row, inv in
+                        body(p, row, inv)
+                    }
                 }
             }
             diagonal.update(repeating: 0, count: nb)
