@@ -121,7 +121,7 @@ typedef struct sa_params {
     /* --- appended in 0.1 --- */
     int32_t  min_stripes;   /* at least this many selected columns per head, >= 0; default 0 */
     int32_t  max_stripes;   /* at most this many (0 = no limit), >= 0, >= min_stripes if > 0 */
-    int32_t  sample_group;  /* adjacent rows per sampled group, [1, 256]; default 24 */
+    int32_t  sample_group;  /* adjacent rows per sampled group, [1, 256]; default 16 */
     int32_t  reserved0;     /* must be 0 */
     /* --- SA_MODE_SAMPLE_SLASH (appended in 0.1) --- */
     float    alpha_column;  /* kept share of the sampled rows' mass, diagonals + key columns, (0, 1]; default 0.98 */

@@ -278,7 +278,7 @@ static void test_params_default(void) {
     CHECK(p.sink_tokens == 4 && p.min_seq_len == 1024 && p.max_density == 0.75f,
           "sink_tokens %d min_seq_len %d max_density %g", (int)p.sink_tokens, (int)p.min_seq_len, p.max_density);
     CHECK(p.scale == 0.0f && p.flags == 0u, "scale %g flags %u", p.scale, (unsigned)p.flags);
-    CHECK(p.min_stripes == 0 && p.max_stripes == 0 && p.sample_group == 24 && p.reserved0 == 0,
+    CHECK(p.min_stripes == 0 && p.max_stripes == 0 && p.sample_group == 16 && p.reserved0 == 0,
           "min_stripes %d max_stripes %d sample_group %d reserved0 %d", (int)p.min_stripes,
           (int)p.max_stripes, (int)p.sample_group, (int)p.reserved0);
     sa_params_default(NULL);   /* no-op */
