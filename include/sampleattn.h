@@ -122,7 +122,10 @@ typedef struct sa_params {
     int32_t  min_stripes;   /* at least this many selected columns per head, >= 0; default 0 */
     int32_t  max_stripes;   /* at most this many (0 = no limit), >= 0, >= min_stripes if > 0 */
     int32_t  sample_group;  /* adjacent rows per sampled group, [1, 256]; default 16 */
-    int32_t  reserved0;     /* must be 0 */
+    int32_t  max_diagonals; /* SA_MODE_SAMPLE: at most this many diagonal stripes (key p - delta for
+                               row p), chosen with the columns from the same sampled mass; they keep
+                               verbatim repeats (copying) attended. >= 0; default 64; 0 = the
+                               paper's mask (window + columns + sinks) */
     /* --- SA_MODE_SAMPLE_SLASH (appended in 0.1) --- */
     float    alpha_column;  /* kept share of the sampled rows' mass, diagonals + key columns, (0, 1]; default 0.98 */
     float    alpha_slash;   /* share the diagonal (slash) blocks alone reach, chosen first, (0, 1]; default 0.8 */
@@ -186,10 +189,11 @@ SA_API sa_status sa_attention(sa_context *ctx, const sa_params *p,
 /* ---------------------------------------------------------------- plans */
 /*
  * A plan is the sparse mask SampleAttention chose for given Q and K: per query head, a window
- * size and sorted selected key indices (sinks included). A row at position p keeps keys
- * p - window < j <= p, plus the selected indices j <= p - window. In SA_MODE_SAMPLE_SLASH a
- * head keeps diagonal blocks plus its selected key columns instead (see sa_plan_head_slashes;
- * window is 0 and indices are the selected columns). Plans are immutable after creation and may be read
+ * size, sorted selected key indices (sinks included) and sorted diagonal offsets. A row at
+ * position p keeps keys p - window < j <= p, the selected indices j <= p - window, and the keys
+ * j <= p with p / block_size - j / block_size among the head's offsets (sa_plan_head_slashes).
+ * Seed-mode heads have block_size 1 (offsets are p - j, each >= window) or no offsets; in
+ * SA_MODE_SAMPLE_SLASH window is 0, indices are the selected columns and offsets are in blocks. Plans are immutable after creation and may be read
  * and applied from several threads at once.
  */
 typedef struct sa_plan sa_plan;
@@ -204,8 +208,9 @@ typedef struct sa_plan_head {
     double   cra_mean;      /* estimated CRA, mean over the sampled rows (1 when dense) */
     double   cra_min;       /* estimated CRA, min over the sampled rows (1 when dense) */
     /* --- appended in 0.1 --- */
-    int64_t  block_size;      /* slash heads: block granularity; 0 for seed-mode and dense heads */
-    int64_t  n_slash_blocks;  /* slash heads: selected diagonal offsets, in blocks (0 = diagonal) */
+    int64_t  block_size;      /* granularity of the diagonal offsets: the slash block size, 1 for
+                                 seed heads with diagonal stripes, 0 when there are none */
+    int64_t  n_slash_blocks;  /* selected diagonal offsets (slash heads: in blocks, 0 = diagonal) */
     int64_t  reserved1;       /* 0 */
 } sa_plan_head;
 
@@ -226,10 +231,11 @@ SA_API sa_status sa_plan_head_info(const sa_plan *plan, int64_t head, sa_plan_he
 SA_API sa_status sa_plan_head_indices(const sa_plan *plan, int64_t head,
                                       int64_t *indices, int64_t capacity);
 
-/* Slash-mode heads: the selected diagonal block offsets, ascending. A row at position p
-   (query block p / block_size) keeps key j <= p when j is one of the head's indices (its
-   selected columns) or (p / block_size - j / block_size) is a selected offset. capacity must be
-   >= n_slash_blocks (else SA_ERR_BUFFER_TOO_SMALL, nothing written). */
+/* The head's selected diagonal offsets, ascending, in units of block_size (see sa_plan_head):
+   a row at position p keeps key j <= p when (p / block_size - j / block_size) is one of them.
+   Slash-mode heads: diagonal blocks; seed-mode heads: diagonal stripes (block_size 1, offsets
+   p - j >= window). capacity must be >= n_slash_blocks (else SA_ERR_BUFFER_TOO_SMALL, nothing
+   written). */
 SA_API sa_status sa_plan_head_slashes(const sa_plan *plan, int64_t head, int64_t *slash_blocks,
                                       int64_t capacity);
 

@@ -12,12 +12,15 @@ struct BlockScratch {
     let l: UnsafeMutablePointer<Float>      // running row sum of 2^(s - m)
     let lo: UnsafeMutablePointer<Int>       // per-row key range of the current panel
     let hi: UnsafeMutablePointer<Int>
+    let keys: UnsafeMutablePointer<Int>     // [keyBlock] key indices of a diagonal pass
     let row: UnsafeMutablePointer<Float>    // [dim] conversion scratch
 
     static func floatsPerWorker(dim: Int) -> Int {
         let b = KernelTraits.queryBlock
         return 2 * b * dim + b * KernelTraits.keyBlock + 2 * b + dim
     }
+
+    static var intsPerWorker: Int { 2 * KernelTraits.queryBlock + KernelTraits.keyBlock }
 
     init(floats: UnsafeMutablePointer<Float>, ints: UnsafeMutablePointer<Int>, dim: Int) {
         let b = KernelTraits.queryBlock
@@ -29,6 +32,7 @@ struct BlockScratch {
         row = l + b
         lo = ints
         hi = ints + b
+        keys = hi + b
     }
 
     /// Starts a block: running max -inf, sums and outputs 0.

@@ -187,8 +187,9 @@ public func sa_plan_head_info_impl(_ p: OpaquePointer?, _ h: Int64, _ info: Unsa
     r.density = hp.density
     r.cra_mean = hp.craMean
     r.cra_min = hp.craMin
-    r.block_size = hp.isSlash ? Int64(hp.blockSize) : 0
-    r.n_slash_blocks = hp.isSlash ? Int64(hp.slashBlocks.count) : 0
+    let offsets = hp.diagonalOffsets
+    r.block_size = offsets.isEmpty ? 0 : Int64(hp.isSlash ? hp.blockSize : 1)
+    r.n_slash_blocks = Int64(offsets.count)
     r.reserved1 = 0
     do { try writeVersioned(r, to: info, name: "sa_plan_head") } catch { return SA_ERR_STRUCT_SIZE }
     return SA_OK
@@ -211,7 +212,7 @@ public func sa_plan_head_slashes_impl(_ p: OpaquePointer?, _ h: Int64, _ slashes
                                       _ capacity: Int64) -> sa_status {
     let (hp, status) = head(p, h)
     guard let hp else { return status }
-    let s = hp.isSlash ? hp.slashBlocks : []
+    let s = hp.diagonalOffsets
     guard capacity >= s.count, capacity >= 0 else { return SA_ERR_BUFFER_TOO_SMALL }
     if s.isEmpty { return SA_OK }
     guard let slashes else { return SA_ERR_NULL_ARGUMENT }

@@ -6,7 +6,6 @@ import CSampleAttn
 func runAttention(_ pb: Problem, _ plan: Plan, threads: Int, ws: Workspace) throws {
     guard let out = pb.out, let vView = pb.v else { throw SAError(SA_ERR_INTERNAL, "attention without v or out") }
     let sq = pb.sq, sk = pb.sk, G = pb.groupSize, dim = pb.dim
-    let qb = KernelTraits.queryBlock
 
     // Stripe panels of one K/V group: heads with equal index lists share one panel.
     func panelOwners(_ kvHead: Int) -> [Int] {
@@ -24,15 +23,34 @@ func runAttention(_ pb: Problem, _ plan: Plan, threads: Int, ws: Workspace) thro
     }
     let packed = try PackedKV.allocate(keys: sk, dim: dim, withValues: true, in: ws, what: "packed keys/values")
     let panelStore = try PackedKV.allocate(keys: panelKeys, dim: dim, withValues: true, in: ws, what: "stripe panels")
+    // Keys as plain rows for the per-row dot products of diagonal stripes.
+    let withDiagonals = plan.heads.contains { !$0.diagonals.isEmpty && !$0.dense }
+    let rowKeys = withDiagonals
+        ? try ws.allocate(try checkedProduct(sk, dim, what: "key rows"), of: Float.self, what: "key rows") : nil
+    // Per head of a group: which keys are selected indices (a diagonal key among them is skipped).
+    let selected = try ws.allocate(withDiagonals ? try checkedProduct(G, sk, what: "index maps") : 1,
+                                   of: UInt8.self, what: "index maps")
     let floatsPerWorker = BlockScratch.floatsPerWorker(dim: dim)
     let floats = try ws.allocate(try checkedProduct(threads, floatsPerWorker, what: "kernel scratch"), of: Float.self, what: "kernel scratch")
-    let ints = try ws.allocate(threads * 2 * qb, of: Int.self, what: "kernel scratch")
+    let ints = try ws.allocate(threads * BlockScratch.intsPerWorker, of: Int.self, what: "kernel scratch")
     let qmul = pb.scale * Float(1.4426950408889634)   // log2(e): the kernel works in exp2
     let ln2 = Float(0.6931471805599453)
 
     for kvHead in 0..<pb.hkv {
         packed.fillParallel(from: pb.k, vView, head: kvHead, indices: nil, threads: threads,
                             rows: floats)
+        if let rowKeys {
+            parallelFor(threads: threads, tasks: (sk + 1023) / 1024) { t, _ in
+                for j in t * 1024..<min(sk, (t + 1) * 1024) {
+                    sac_load_f32(pb.k.row(token: j, head: kvHead), pb.k.dtype, rowKeys + j * dim, Int64(dim), 1)
+                }
+            }
+            for hl in 0..<G where !plan.heads[kvHead * G + hl].diagonals.isEmpty {
+                let map = selected + hl * sk
+                map.update(repeating: 0, count: sk)
+                for j in plan.heads[kvHead * G + hl].indices { map[j] = 1 }
+            }
+        }
         // Lay out this group's panels and gather them.
         let owners = panelOwners(kvHead)
         var offsets = [Int](repeating: 0, count: G)
@@ -70,7 +88,7 @@ func runAttention(_ pb: Problem, _ plan: Plan, threads: Int, ws: Workspace) thro
             let hl = tasks[t].hl, r0 = tasks[t].rows.lowerBound, n = tasks[t].rows.count
             let h = kvHead * G + hl
             let head = plan.heads[h]
-            let w = BlockScratch(floats: floats + worker * floatsPerWorker, ints: ints + worker * 2 * qb, dim: dim)
+            let w = BlockScratch(floats: floats + worker * floatsPerWorker, ints: ints + worker * BlockScratch.intsPerWorker, dim: dim)
             let rows = KernelTraits.roundUp(n, KernelTraits.rows)
             packQueries(pb.q, head: h, rows: r0..<r0 + n, scale: qmul, into: w.q, row: w.row)
             w.reset(rows: rows, dim: dim)
@@ -101,6 +119,12 @@ func runAttention(_ pb: Problem, _ plan: Plan, threads: Int, ws: Workspace) thro
                     w.lo[r] = max(0, p - head.window + 1); w.hi[r] = p + 1
                 }
                 attendPanel(packed, rows: rows, w)
+                if let rowKeys, !head.diagonals.isEmpty {
+                    for r in 0..<n {
+                        attendDiagonals(head, row: r, position: pb.position(ofRow: r0 + r), keys: rowKeys,
+                                        values: packed.v!, selected: selected + hl * sk, dim: dim, w)
+                    }
+                }
             }
             for r in 0..<n {
                 let o = w.o + r * dim

@@ -1,42 +1,193 @@
-/// Stage 2, score-based key filtering: the fewest columns that bring the sampled rows' kept mass
-/// (window + sinks + columns) to alpha on average.
+/// Stage 2, score-based key filtering: the fewest stripes that bring the sampled rows' kept mass
+/// (window + sinks + stripes) to alpha on average. Stripes are key columns (the paper) and, when
+/// `maxDiagonals` > 0, diagonals (key p - delta for every row p). Both are taken greedily by the
+/// sampled mass they still add: a diagonal's mass comes from many rows at one offset, which is
+/// what a repeated passage looks like, and picking one removes its entries from the columns'
+/// masses (and the reverse), so a row's key is never paid for twice.
 
-/// Selected stripe columns (ascending, sinks excluded) for one head.
+/// Stage-1 probabilities large enough to matter for diagonals: per sampled row, the keys outside
+/// its window (sinks excluded) with probability >= 1 / capacity, ascending. At most `capacity`
+/// keys of a softmax row can reach that, so a row never overflows its slots.
+struct SampledEntries {
+    static let capacity = 256
+    let keys: UnsafeMutablePointer<Int32>    // [rows x capacity]
+    let probs: UnsafeMutablePointer<Float>   // [rows x capacity]
+    let counts: UnsafeMutablePointer<Int32>  // [rows]
+
+    /// Records keys [from, to) of one sampled row (`row` holds 2^(s - max), `inv` 1 / its sum).
+    func record(_ index: Int, row: UnsafePointer<Float>, from: Int, to: Int, inv: Float) {
+        let threshold = 1 / (Float(Self.capacity) * inv)
+        let keys = self.keys + index * Self.capacity, probs = self.probs + index * Self.capacity
+        var n = 0
+        var a = from
+        while a < to {
+            let b = min(to, a + 64)
+            if rowMax(row, a, b) >= threshold {   // most blocks hold no large entry
+                for j in a..<b where row[j] >= threshold && n < Self.capacity {
+                    keys[n] = Int32(j)
+                    probs[n] = row[j] * inv
+                    n += 1
+                }
+            }
+            a = b
+        }
+        counts[index] = Int32(n)
+    }
+}
+
+/// A max-heap of (mass, id), ties to the lower id (deterministic picks).
+private struct Candidates {
+    private var items: [(mass: Double, id: Int)] = []
+
+    private static func above(_ a: (mass: Double, id: Int), _ b: (mass: Double, id: Int)) -> Bool {
+        a.mass != b.mass ? a.mass > b.mass : a.id < b.id
+    }
+
+    init(_ initial: [(mass: Double, id: Int)]) {
+        items = initial
+        var i = items.count / 2
+        while i > 0 { i -= 1; siftDown(i) }
+    }
+
+    var isEmpty: Bool { items.isEmpty }
+
+    mutating func push(_ x: (mass: Double, id: Int)) {
+        items.append(x)
+        var i = items.count - 1
+        while i > 0 {
+            let parent = (i - 1) / 2
+            if !Self.above(items[i], items[parent]) { break }
+            items.swapAt(i, parent)
+            i = parent
+        }
+    }
+
+    mutating func pop() -> (mass: Double, id: Int) {
+        let top = items[0]
+        let last = items.removeLast()
+        if !items.isEmpty { items[0] = last; siftDown(0) }
+        return top
+    }
+
+    private mutating func siftDown(_ start: Int) {
+        var i = start
+        while true {
+            let l = 2 * i + 1, r = l + 1
+            var best = i
+            if l < items.count && Self.above(items[l], items[best]) { best = l }
+            if r < items.count && Self.above(items[r], items[best]) { best = r }
+            if best == i { return }
+            items.swapAt(i, best)
+            i = best
+        }
+    }
+}
+
+/// Selected stripes of one head: columns (ascending, sinks excluded) and diagonal offsets
+/// (ascending, each >= window).
 /// - columnMass: sampled mass per key outside each row's window ([sk]).
 /// - windowMass: total mass of the sampled rows inside their windows.
-/// - rows: number of sampled rows; sinks: forced first keys (counted as kept before choosing).
-/// - candidates: keys that can lie outside a window ([sinks, sk - window)).
-func selectColumns(columnMass: UnsafePointer<Float>, sk: Int, window: Int, windowMass: Double,
-                   rows: Int, alpha: Float, sinks: Int, minStripes: Int, maxStripes: Int) -> [Int] {
+/// - positions: the sampled rows' positions, in stage-1 order; entries: their large entries
+///   (nil when maxDiagonals is 0).
+/// - candidates: columns in [sinks, sk - window), diagonals in [window, sk).
+func selectStripes(columnMass: UnsafePointer<Float>, sk: Int, window: Int, windowMass: Double,
+                   positions: [Int], entries: SampledEntries?, alpha: Float, sinks: Int,
+                   minStripes: Int, maxStripes: Int, maxDiagonals: Int) -> (columns: [Int], diagonals: [Int]) {
     let firstCandidate = min(sinks, sk)
     let endCandidate = max(firstCandidate, sk - window)
     var kept = windowMass
     for j in 0..<firstCandidate { kept += Double(columnMass[j]) }
-    let target = Double(alpha) * Double(rows)
+    let target = Double(alpha) * Double(positions.count)
 
-    var positive: [Int] = []
-    positive.reserveCapacity(endCandidate - firstCandidate)
-    for j in firstCandidate..<endCandidate where columnMass[j] > 0 { positive.append(j) }
-    // Descending mass, ties by lower index: deterministic.
-    positive.sort { a, b in
-        let ma = columnMass[a], mb = columnMass[b]
-        return ma != mb ? ma > mb : a < b
+    var column = [Double](repeating: 0, count: sk)
+    var initial: [(mass: Double, id: Int)] = []
+    for j in firstCandidate..<endCandidate where columnMass[j] > 0 {
+        column[j] = Double(columnMass[j])
+        initial.append((column[j], j))
     }
-    var count = 0
-    while count < positive.count && kept < target {
-        kept += Double(columnMass[positive[count]])
-        count += 1
+    // Diagonal d has id sk + d. Entries are indexed by key and by offset so a pick can take its
+    // entries out of the other kind's masses.
+    let useDiagonals = maxDiagonals > 0 && entries != nil
+    var diagonal = [Double](repeating: 0, count: useDiagonals ? sk : 0)
+    var byKey: [[Int]] = [], byOffset: [[Int]] = []    // entry ids (row * capacity + slot)
+    var alive: [Bool] = []
+    if useDiagonals, let e = entries {
+        byKey = Array(repeating: [], count: sk)
+        byOffset = Array(repeating: [], count: sk)
+        alive = Array(repeating: true, count: positions.count * SampledEntries.capacity)
+        for (i, p) in positions.enumerated() {
+            for s in 0..<Int(e.counts[i]) {
+                let id = i * SampledEntries.capacity + s
+                let j = Int(e.keys[id])
+                byKey[j].append(id)
+                byOffset[p - j].append(id)
+                diagonal[p - j] += Double(e.probs[id])
+            }
+        }
+        for d in window..<sk where diagonal[d] > 0 { initial.append((diagonal[d], sk + d)) }
     }
-    count = max(count, min(minStripes, positive.count))
-    if maxStripes > 0 { count = min(count, maxStripes) }
-    var chosen = Array(positive[0..<count])
-    if chosen.count < minStripes {
-        // The budget asks for more columns than carry any mass: add the lowest-index others.
-        let taken = Set(chosen)
-        for j in firstCandidate..<endCandidate where chosen.count < minStripes && !taken.contains(j) {
-            chosen.append(j)
+
+    var heap = Candidates(initial)
+    var columns: [Int] = [], diagonals: [Int] = []
+    var taken = [Bool](repeating: false, count: sk)
+    while kept < target && !heap.isEmpty {
+        let (mass, id) = heap.pop()
+        let isDiagonal = id >= sk
+        let current = isDiagonal ? diagonal[id - sk] : column[id]
+        if current != mass {                      // stale: an earlier pick took some of its entries
+            if current > 0 { heap.push((current, id)) }
+            continue
+        }
+        if isDiagonal {
+            if diagonals.count >= maxDiagonals { continue }
+            let d = id - sk
+            diagonals.append(d)
+            diagonal[d] = 0
+            for e in byOffset[d] where alive[e] {
+                alive[e] = false
+                column[Int(entries!.keys[e])] -= Double(entries!.probs[e])
+            }
+        } else {
+            if maxStripes > 0 && columns.count >= maxStripes { continue }
+            columns.append(id)
+            taken[id] = true
+            column[id] = 0
+            if useDiagonals {
+                for e in byKey[id] where alive[e] {
+                    alive[e] = false
+                    diagonal[positions[e / SampledEntries.capacity] - id] -= Double(entries!.probs[e])
+                }
+            }
+        }
+        kept += mass
+    }
+    if columns.count < minStripes {
+        // The budget asks for more columns: the heaviest remaining ones, then the lowest-index.
+        var rest = (firstCandidate..<endCandidate).filter { !taken[$0] && column[$0] > 0 }
+        rest.sort { column[$0] != column[$1] ? column[$0] > column[$1] : $0 < $1 }
+        for j in rest where columns.count < minStripes { columns.append(j); taken[j] = true }
+        for j in firstCandidate..<endCandidate where columns.count < minStripes && !taken[j] {
+            columns.append(j)
+            taken[j] = true
         }
     }
-    chosen.sort()
-    return chosen
+    return (columns.sorted(), diagonals.sorted())
+}
+
+/// The sampled rows' kept mass over a final mask (window + `indices` outside the window +
+/// `diagonals`): the window mass, the column sums of the indices, and the recorded entries the
+/// diagonals add (keys not already among the indices).
+func estimatedKept(indices: [Int], diagonals: [Int], columnMass: UnsafePointer<Float>, windowMass: Double,
+                   positions: [Int], entries: SampledEntries?) -> Double {
+    var kept = windowMass
+    for j in indices { kept += Double(columnMass[j]) }
+    guard !diagonals.isEmpty, let e = entries else { return kept }
+    let onDiagonal = Set(diagonals), selected = Set(indices)
+    for (i, p) in positions.enumerated() {
+        for s in 0..<Int(e.counts[i]) {
+            let id = i * SampledEntries.capacity + s, j = Int(e.keys[id])
+            if onDiagonal.contains(p - j) && !selected.contains(j) { kept += Double(e.probs[id]) }
+        }
+    }
+    return kept
 }

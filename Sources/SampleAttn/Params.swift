@@ -13,6 +13,10 @@ enum Defaults {
     // 16 rows (padded to 18 in the score kernel): 24-row groups saved the padding but, with fewer
     // sampled positions, lost 0.011 true CRA on layer 23 at 4K (engine example measurement).
     static let sampleGroup: Int32 = 16
+    // Diagonal stripes: long verbatim repeats (a text quoting an earlier passage, copied code)
+    // are attended along a diagonal that column stripes cannot cover. The joint selection picked
+    // ~14 per head on the prose 8K text (docs/DIAGONALS.md); 64 bounds the kernel's extra work.
+    static let maxDiagonals: Int32 = 64
     static let alphaColumn: Float = 0.98   // overall kept share of the sampled rows (docs/SLASH.md)
     static let alphaSlash: Float = 0.8     // share the diagonal blocks alone must reach
     static let chunkN: Int32 = 2
@@ -37,7 +41,7 @@ func defaultParams() -> sa_params {
     p.min_stripes = 0
     p.max_stripes = 0
     p.sample_group = Defaults.sampleGroup
-    p.reserved0 = 0
+    p.max_diagonals = Defaults.maxDiagonals
     p.alpha_column = Defaults.alphaColumn
     p.alpha_slash = Defaults.alphaSlash
     p.chunk_n = Defaults.chunkN
@@ -60,6 +64,7 @@ struct Params: Equatable {
     var minStripes: Int
     var maxStripes: Int       // 0 = no limit
     var sampleGroup: Int
+    var maxDiagonals: Int     // seed mode; 0 = no diagonal stripes
     var alphaColumn: Float
     var alphaSlash: Float
     var chunkN: Int
@@ -113,7 +118,7 @@ struct Params: Equatable {
             throw bad("max_stripes \(p.max_stripes) must be >= min_stripes \(p.min_stripes)")
         }
         guard p.sample_group >= 1, p.sample_group <= 256 else { throw bad("sample_group \(p.sample_group) must be in [1, 256]") }
-        guard p.reserved0 == 0 else { throw bad("sa_params.reserved0 must be 0") }
+        guard p.max_diagonals >= 0 else { throw bad("max_diagonals \(p.max_diagonals) must be >= 0 (0 = none)") }
         guard p.alpha_column > 0, p.alpha_column <= 1 else { throw bad("alpha_column \(p.alpha_column) must be in (0, 1]") }
         guard p.alpha_slash > 0, p.alpha_slash <= 1 else { throw bad("alpha_slash \(p.alpha_slash) must be in (0, 1]") }
         guard p.chunk_n >= 1, p.chunk_n <= 64 else { throw bad("chunk_n \(p.chunk_n) must be in [1, 64]") }
@@ -133,6 +138,7 @@ struct Params: Equatable {
         minStripes = Int(p.min_stripes)
         maxStripes = Int(p.max_stripes)
         sampleGroup = Int(p.sample_group)
+        maxDiagonals = Int(p.max_diagonals)
         alphaColumn = p.alpha_column
         alphaSlash = p.alpha_slash
         chunkN = Int(p.chunk_n)

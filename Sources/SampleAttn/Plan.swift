@@ -1,6 +1,7 @@
-/// The sparse mask of one call, per query head: a local window and sorted selected key indices
-/// (stripes and sinks). A row at position p keeps keys p - window < j <= p and the indices
-/// j <= p - window; a dense head keeps every causal key.
+/// The sparse mask of one call, per query head: a local window, sorted selected key indices
+/// (stripes and sinks) and sorted diagonal offsets. A row at position p keeps keys
+/// p - window < j <= p, the indices j <= p - window, and keys p - d for the diagonals d (all
+/// >= window); a dense head keeps every causal key.
 struct HeadPlan: Equatable {
     var dense: Bool
     var window: Int
@@ -13,8 +14,13 @@ struct HeadPlan: Equatable {
     /// the selected columns are `indices` (keys), used where no kept diagonal block covers them.
     var blockSize: Int = 0
     var slashBlocks: [Int] = []
+    /// Seed mode: diagonal offsets (each >= window), ascending.
+    var diagonals: [Int] = []
 
     var isSlash: Bool { blockSize > 0 && !dense }
+    /// What sa_plan_head_slashes reports: slash heads' block offsets, seed heads' diagonals
+    /// (offsets of block size 1), nothing for dense heads.
+    var diagonalOffsets: [Int] { dense ? [] : isSlash ? slashBlocks : diagonals }
     /// Sparse heads read their selected keys from a gathered panel.
     var usesStripePanel: Bool { !dense }
 
@@ -102,15 +108,33 @@ struct HeadPlan: Equatable {
         return lo
     }
 
-    /// (row, key) pairs kept by window + indices over rows at positions sk-sq ..< sk.
-    static func keptEntries(window: Int, indices: [Int], sq: Int, sk: Int) -> Int {
+    /// Seed heads: (row, key) pairs kept by window + indices + diagonals over rows at positions
+    /// sk-sq ..< sk (a diagonal key that is also a selected index counts once).
+    func seedKeptEntries(sq: Int, sk: Int) -> Int {
         var kept = 0
         var n = 0
         for p in (sk - sq)..<sk {
             while n < indices.count && indices[n] <= p - window { n += 1 }
             kept += min(window, p + 1) + n
         }
+        let first = sk - sq
+        for d in diagonals where d < sk {
+            kept += sk - max(first, d)                       // rows p >= d have key p - d
+            for j in indices where j + d >= first && j + d < sk { kept -= 1 }
+        }
         return kept
+    }
+
+    /// Seed heads: calls body(j) for the keys the diagonals add to the row at position p (in
+    /// range, not selected indices), in diagonal order.
+    @inline(__always)
+    func forEachDiagonalKey(atPosition p: Int, _ body: (Int) -> Void) {
+        for d in diagonals where d <= p {
+            let j = p - d
+            let k = indicesBelow(j)
+            if k < indices.count && indices[k] == j { continue }
+            body(j)
+        }
     }
 }
 

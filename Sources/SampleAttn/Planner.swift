@@ -35,6 +35,19 @@ func buildPlan(_ pb: Problem, _ params: Params, threads: Int, ws: Workspace, row
                                   of: Float.self, what: "sampling scratch")
     let mass = try ws.allocate(try checkedProduct(G, parts, ldS, what: "column mass"), of: Float.self, what: "column mass")
     let rowStats = try ws.allocate(2 * G * rows.count, of: Float.self, what: "sampled row stats")
+    var entryStore: [SampledEntries] = []
+    if params.maxDiagonals > 0 {
+        let slots = try checkedProduct(G, rows.count, SampledEntries.capacity, what: "sampled entries")
+        let keys = try ws.allocate(slots, of: Int32.self, what: "sampled entries")
+        let probs = try ws.allocate(slots, of: Float.self, what: "sampled entries")
+        let counts = try ws.allocate(G * rows.count, of: Int32.self, what: "sampled entries")
+        entryStore = (0..<G).map { hl in
+            SampledEntries(keys: keys + hl * rows.count * SampledEntries.capacity,
+                           probs: probs + hl * rows.count * SampledEntries.capacity, counts: counts + hl * rows.count)
+        }
+    }
+    func entries(_ hl: Int) -> SampledEntries? { entryStore.isEmpty ? nil : entryStore[hl] }
+    let positions = rows.groups.flatMap { $0.map { pb.position(ofRow: $0) } }
     // Per worker: room to gather one head's selected keys (at most sk) for the CRA estimate.
     let panels = try ws.allocate(rowMinimum ? try checkedProduct(threads, ldS, dim, what: "plan panels") : 1,
                                  of: Float.self, zeroed: true, what: "plan panels")
@@ -42,8 +55,8 @@ func buildPlan(_ pb: Problem, _ params: Params, threads: Int, ws: Workspace, row
     var heads = [HeadPlan](repeating: HeadPlan.dense(sq: sq, sk: sk), count: pb.hq)
     var timeSample = 0.0, timeFilter = 0.0
     var reason = SA_FALLBACK_NONE
-    let chosen = UnsafeMutablePointer<[Int]>.allocate(capacity: G)
-    chosen.initialize(repeating: [], count: G)
+    let chosen = UnsafeMutablePointer<(columns: [Int], diagonals: [Int])>.allocate(capacity: G)
+    chosen.initialize(repeating: ([], []), count: G)
     defer { chosen.deinitialize(count: G); chosen.deallocate() }
 
     for kvHead in 0..<pb.hkv {
@@ -60,6 +73,7 @@ func buildPlan(_ pb: Problem, _ params: Params, threads: Int, ws: Workspace, row
             let base = scratch + worker * perWorker
             sampleGroups(rows, range, head: kvHead * G + hl, problem: pb, keys: keys, window: window,
                          firstRowIndex: firstRow[range.lowerBound], stats: stats(hl),
+                         entries: entries(hl), sinks: sinkCount,
                          columnMass: mass + (hl * parts + part) * ldS, q: base, scores: base + gsPad * dim)
         }
         // Reduce the partitions in a fixed order.
@@ -76,54 +90,59 @@ func buildPlan(_ pb: Problem, _ params: Params, threads: Int, ws: Workspace, row
 
         parallelFor(threads: threads, tasks: G) { hl, _ in
             let st = stats(hl)
-            var windowMass = 0.0
-            for i in 0..<rows.count { windowMass += Double(st.rowWindowMass[i]) }
-            chosen[hl] = selectColumns(columnMass: st.columnMass, sk: sk, window: window, windowMass: windowMass,
-                                       rows: rows.count, alpha: params.alpha, sinks: sinkCount,
-                                       minStripes: params.minStripes, maxStripes: params.maxStripes)
+            chosen[hl] = selectStripes(columnMass: st.columnMass, sk: sk, window: window,
+                                       windowMass: st.totalWindowMass(rows: rows.count),
+                                       positions: positions, entries: entries(hl), alpha: params.alpha,
+                                       sinks: sinkCount, minStripes: params.minStripes,
+                                       maxStripes: params.maxStripes, maxDiagonals: params.maxDiagonals)
         }
         if params.shareKVGroup {
-            let union = Array(Set((0..<G).flatMap { chosen[$0] })).sorted()
-            for hl in 0..<G { chosen[hl] = union }
+            let columns = Array(Set((0..<G).flatMap { chosen[$0].columns })).sorted()
+            let diagonals = Array(Set((0..<G).flatMap { chosen[$0].diagonals })).sorted()
+            for hl in 0..<G { chosen[hl] = (columns, diagonals) }
         }
         for hl in 0..<G {
-            let indices = Array(0..<sinkCount) + chosen[hl]
-            let kept = HeadPlan.keptEntries(window: window, indices: indices, sq: sq, sk: sk)
-            var head = HeadPlan(dense: false, window: window, indices: indices, keptEntries: kept,
-                                causalEntries: causal, craMean: 0, craMin: 0)
+            let indices = Array(0..<sinkCount) + chosen[hl].columns
+            var head = HeadPlan(dense: false, window: window, indices: indices, keptEntries: 0,
+                                causalEntries: causal, craMean: 0, craMin: 0, diagonals: chosen[hl].diagonals)
+            head.keptEntries = head.seedKeptEntries(sq: sq, sk: sk)
             if head.density > Double(params.maxDensity) && !params.forceSparse {
                 head = HeadPlan.dense(sq: sq, sk: sk)
                 reason = SA_FALLBACK_DENSITY
             }
             heads[kvHead * G + hl] = head
         }
-        // Estimated CRA over the final mask: the sampled rows' window mass plus their mass on the
-        // selected keys outside their windows, which is exactly what the column sums hold.
+        // Estimated CRA over the final mask: the sampled rows' window mass, their mass on the
+        // selected keys outside their windows (exactly the column sums), and what the diagonals add.
         for hl in 0..<G where !heads[kvHead * G + hl].dense {
-            let st = stats(hl)
-            var kept = 0.0
-            for i in 0..<rows.count { kept += Double(st.rowWindowMass[i]) }
-            for j in heads[kvHead * G + hl].indices { kept += Double(st.columnMass[j]) }
+            let st = stats(hl), head = heads[kvHead * G + hl]
+            let kept = estimatedKept(indices: head.indices, diagonals: head.diagonals, columnMass: st.columnMass,
+                                     windowMass: st.totalWindowMass(rows: rows.count), positions: positions,
+                                     entries: entries(hl))
             heads[kvHead * G + hl].craMean = min(1, kept / Double(rows.count))
             heads[kvHead * G + hl].craMin = .nan
         }
         if rowMinimum {
             let headsSnapshot = heads
-            let minima = UnsafeMutablePointer<Double>.allocate(capacity: G)
+            let minima = UnsafeMutablePointer<(mean: Double, min: Double)>.allocate(capacity: G)
             defer { minima.deallocate() }
             parallelFor(threads: threads, tasks: G) { hl, worker in
                 let head = headsSnapshot[kvHead * G + hl]
-                if head.dense { minima[hl] = 1; return }
+                if head.dense { minima[hl] = (1, 1); return }
                 let panel = PackedKV(kt: panels + worker * ldS * dim, v: nil, keys: head.indices.count, dim: dim)
                 head.indices.withUnsafeBufferPointer { idx in
                     panel.gather(from: keys, indices: idx.baseAddress!, range: 0..<idx.count)
                 }
                 let base = scratch + worker * perWorker
-                minima[hl] = minimumRowCRA(rows, head: kvHead * G + hl, plan: head, problem: pb, panel: panel,
-                                           stats: stats(hl), q: base, scores: base + gsPad * dim)
+                minima[hl] = sampledRowCRA(rows, head: kvHead * G + hl, plan: head, problem: pb, keys: keys, panel: panel,
+                                           stats: stats(hl), q: base, scores: base + gsPad * dim,
+                                           qrow: base + gsPad * (ldS + dim))
             }
             for hl in 0..<G where !heads[kvHead * G + hl].dense {
-                heads[kvHead * G + hl].craMin = minima[hl]
+                // Exact per-row values: the mean from stage-2 bookkeeping leaves out diagonal
+                // entries below 1/256, so the min could otherwise exceed it.
+                heads[kvHead * G + hl].craMean = minima[hl].mean
+                heads[kvHead * G + hl].craMin = minima[hl].min
             }
         }
         timeFilter += sac_now_seconds() - t1
@@ -133,13 +152,14 @@ func buildPlan(_ pb: Problem, _ params: Params, threads: Int, ws: Workspace, row
                 timeSample: timeSample, timeFilter: timeFilter, fallbackReason: reason)
 }
 
-/// Min over the sampled rows of (window mass + mass on the head's indices outside the window),
-/// using the rows' exact normalisers from stage 1.
-func minimumRowCRA(_ rows: SampleRows, head: Int, plan: HeadPlan, problem pb: Problem, panel: PackedKV,
-                   stats: SampleStats, q: UnsafeMutablePointer<Float>, scores: UnsafeMutablePointer<Float>) -> Double {
+/// Mean and min over the sampled rows of (window mass + mass on the head's indices outside the
+/// window + mass on its diagonal keys), using the rows' exact normalisers from stage 1.
+func sampledRowCRA(_ rows: SampleRows, head: Int, plan: HeadPlan, problem pb: Problem, keys: PackedKV, panel: PackedKV,
+                   stats: SampleStats, q: UnsafeMutablePointer<Float>, scores: UnsafeMutablePointer<Float>,
+                   qrow: UnsafeMutablePointer<Float>) -> (mean: Double, min: Double) {
     let dim = pb.dim, lds = PackedKV.paddedKeys(pb.sk)
     let qmul = pb.scale * Float(1.4426950408889634)
-    var minimum = Double.infinity
+    var minimum = Double.infinity, total = 0.0
     var index = 0
     for group in rows.groups {
         let n = group.count, nPad = KernelTraits.roundUp(n, KernelTraits.rows)
@@ -161,9 +181,19 @@ func minimumRowCRA(_ rows: SampleRows, head: Int, plan: HeadPlan, problem pb: Pr
             let lse = stats.rowLse2[index]
             var kept = Double(stats.rowWindowMass[index])
             for e in 0..<count { kept += Double(exp2s(row[e] - lse)) }
+            if !plan.diagonals.isEmpty {
+                unpackQuery(q, row: r, dim: dim, into: qrow)
+                plan.forEachDiagonalKey(atPosition: pb.position(ofRow: i)) { j in
+                    let k = keys.kt + (j / KernelTraits.keyTile) * KernelTraits.keyTile * dim + j % KernelTraits.keyTile
+                    var s: Float = 0
+                    for c in 0..<dim { s += qrow[c] * k[c * KernelTraits.keyTile] }
+                    kept += Double(exp2s(s - lse))
+                }
+            }
             minimum = min(minimum, kept)
+            total += min(1, kept)
             index += 1
         }
     }
-    return min(1, minimum)
+    return (total / Double(max(index, 1)), min(1, minimum))
 }

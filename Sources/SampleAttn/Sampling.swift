@@ -44,6 +44,12 @@ struct SampleStats {
     let columnMass: UnsafeMutablePointer<Float>   // [sk]: sum of sampled P_ij with j <= p(i) - w
     let rowLse2: UnsafeMutablePointer<Float>      // [sampled rows]: log2-sum-exp2 of the row's scores
     let rowWindowMass: UnsafeMutablePointer<Float> // [sampled rows]: the row's mass inside its window
+
+    func totalWindowMass(rows: Int) -> Double {
+        var total = 0.0
+        for i in 0..<rows { total += Double(rowWindowMass[i]) }
+        return total
+    }
 }
 
 /// Scores of one group of adjacent query rows against all their causal keys, turned into
@@ -99,9 +105,11 @@ func addScaled(_ dst: UnsafeMutablePointer<Float>, _ src: UnsafePointer<Float>, 
 
 /// Stage 1 of the seed algorithm for groups[range] of one query head: exact softmax of each
 /// sampled row, its mass inside its window, and (added into `columnMass`, in group order so
-/// sums do not depend on threads) its mass per key outside the window.
+/// sums do not depend on threads) its mass per key outside the window; with `entries`, also
+/// the row's large probabilities outside the window past the first `sinks` keys.
 func sampleGroups(_ rows: SampleRows, _ range: Range<Int>, head: Int, problem pb: Problem,
                   keys: PackedKV, window w: Int, firstRowIndex: Int, stats: SampleStats,
+                  entries: SampledEntries?, sinks: Int,
                   columnMass: UnsafeMutablePointer<Float>, q: UnsafeMutablePointer<Float>,
                   scores: UnsafeMutablePointer<Float>) {
     var sampleIndex = firstRowIndex
@@ -113,6 +121,7 @@ func sampleGroups(_ rows: SampleRows, _ range: Range<Int>, head: Int, problem pb
             for j in windowStart...p { inside += row[j] }
             stats.rowWindowMass[sampleIndex + r] = inside * inv
             addScaled(columnMass, row, windowStart, inv)   // keys 0 ... p - w
+            entries?.record(sampleIndex + r, row: row, from: min(sinks, windowStart), to: windowStart, inv: inv)
         }
         sampleIndex += rows.groups[g].count
     }

@@ -4,7 +4,7 @@ import SampleAttn
 
 /// A plan read back through the C plan API.
 struct PlanHeads {
-    struct Head { let info: sa_plan_head; let indices: [Int] }
+    struct Head { let info: sa_plan_head; let indices: [Int]; let offsets: [Int] }
     let heads: [Head]
     let sq: Int, sk: Int
 
@@ -26,18 +26,22 @@ struct PlanHeads {
             XCTAssertEqual(sa_plan_head_info_impl(plan, h, &info), SA_OK)
             var idx = [Int64](repeating: -1, count: Int(info.n_indices))
             XCTAssertEqual(idx.withUnsafeMutableBufferPointer { sa_plan_head_indices_impl(plan, h, $0.baseAddress, info.n_indices) }, SA_OK)
-            return Head(info: info, indices: idx.map(Int.init))
+            var offs = [Int64](repeating: -1, count: Int(info.n_slash_blocks))
+            XCTAssertEqual(offs.withUnsafeMutableBufferPointer { sa_plan_head_slashes_impl(plan, h, $0.baseAddress, info.n_slash_blocks) }, SA_OK)
+            return Head(info: info, indices: idx.map(Int.init), offsets: offs.map(Int.init))
         }
     }
 
-    /// The mask the plan describes: head h's row at position p keeps key j.
+    /// The mask the plan describes (the header's rule): head h's row at position p keeps key j.
     var keep: (Int, Int, Int) -> Bool {
-        let sets = heads.map { Set($0.indices) }
+        let sets = heads.map { Set($0.indices) }, offsets = heads.map { Set($0.offsets) }
         let heads = self.heads
         return { h, p, j in
             let head = heads[h]
             if head.info.dense != 0 { return j <= p }
-            return j <= p && (j > p - Int(head.info.window) || sets[h].contains(j))
+            let b = Int(head.info.block_size)
+            return j <= p && (j > p - Int(head.info.window) || sets[h].contains(j)
+                              || (b > 0 && offsets[h].contains(p / b - j / b)))
         }
     }
 }

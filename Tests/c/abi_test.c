@@ -42,7 +42,7 @@ LAYOUT(sa_params, flags, 36);
 LAYOUT(sa_params, min_stripes, 40);   /* 40 = the 0.0 size of sa_params */
 LAYOUT(sa_params, max_stripes, 44);
 LAYOUT(sa_params, sample_group, 48);
-LAYOUT(sa_params, reserved0, 52);
+LAYOUT(sa_params, max_diagonals, 52);
 LAYOUT(sa_params, alpha_column, 56);
 LAYOUT(sa_params, alpha_slash, 60);
 LAYOUT(sa_params, chunk_n, 64);
@@ -163,12 +163,15 @@ static float at(const host_tensor *t, int64_t tok, int64_t h, int64_t c) {
 }
 
 /* Which keys a query row at position p of head h attends: all causal keys (dense), or a
-   plan's window plus its selected indices <= p - window. */
+   plan's window, its selected indices <= p - window, and keys whose offset p / bs - j / bs is
+   one of its diagonal offsets (the header's rule). */
 typedef struct {
     int dense;
     int64_t window;
     const int64_t *indices;
     int64_t n_indices;
+    int64_t bs, n_offsets;
+    const int64_t *offsets;
 } head_mask;
 
 static int keeps(const head_mask *m, int64_t p, int64_t j) {
@@ -176,6 +179,8 @@ static int keeps(const head_mask *m, int64_t p, int64_t j) {
     if (m->dense || j > p - m->window) return 1;
     for (int64_t i = 0; i < m->n_indices; i++)
         if (m->indices[i] == j) return 1;
+    for (int64_t i = 0; i < m->n_offsets; i++)
+        if (m->offsets[i] == p / m->bs - j / m->bs) return 1;
     return 0;
 }
 
@@ -186,7 +191,7 @@ static void reference(const host_tensor *q, const host_tensor *k, const host_ten
     int64_t sq = q->view.n_tokens, sk = k->view.n_tokens, hq = q->view.n_heads;
     int64_t hkv = k->view.n_heads, d = q->view.head_dim, group = hq / hkv;
     double *s = malloc((size_t)sk * sizeof(double));
-    head_mask dense = {1, 0, NULL, 0};
+    head_mask dense = {1, 0, NULL, 0, 0, 0, NULL};
     for (int64_t h = 0; h < hq; h++) {
         const head_mask *m = masks ? &masks[h] : &dense;
         int64_t kh = h / group;
@@ -278,9 +283,9 @@ static void test_params_default(void) {
     CHECK(p.sink_tokens == 4 && p.min_seq_len == 1024 && p.max_density == 0.75f,
           "sink_tokens %d min_seq_len %d max_density %g", (int)p.sink_tokens, (int)p.min_seq_len, p.max_density);
     CHECK(p.scale == 0.0f && p.flags == 0u, "scale %g flags %u", p.scale, (unsigned)p.flags);
-    CHECK(p.min_stripes == 0 && p.max_stripes == 0 && p.sample_group == 16 && p.reserved0 == 0,
-          "min_stripes %d max_stripes %d sample_group %d reserved0 %d", (int)p.min_stripes,
-          (int)p.max_stripes, (int)p.sample_group, (int)p.reserved0);
+    CHECK(p.min_stripes == 0 && p.max_stripes == 0 && p.sample_group == 16 && p.max_diagonals == 64,
+          "min_stripes %d max_stripes %d sample_group %d max_diagonals %d", (int)p.min_stripes,
+          (int)p.max_stripes, (int)p.sample_group, (int)p.max_diagonals);
     sa_params_default(NULL);   /* no-op */
     CHECK(1, "sa_params_default(NULL)");
 }
@@ -458,7 +463,7 @@ static void test_sample_and_plan(void) {
     float *lse = malloc((size_t)(hq * sq) * sizeof(float));
     double *ref = malloc((size_t)(sq * hq * d) * sizeof(double)), *ref_lse = malloc((size_t)(hq * sq) * sizeof(double));
     sa_context *ctx = sa_context_new(2);
-    int64_t *indices[4] = {0};
+    int64_t *indices[4] = {0}, *offsets[4] = {0};
 
     /* Below min_seq_len without SA_FLAG_FORCE_SPARSE: every head falls back to dense. */
     sa_params p;
@@ -525,7 +530,13 @@ static void test_sample_and_plan(void) {
         }
         CHECK(sorted, "head %lld: indices not ascending within [0, S_k)", (long long)h);
         CHECK(sinks, "head %lld: the first indices are not the %d sink tokens", (long long)h, (int)p.sink_tokens);
-        masks[h] = (head_mask){0, info.window, indices[h], info.n_indices};
+        offsets[h] = malloc((size_t)(info.n_slash_blocks + 1) * sizeof(int64_t));
+        CHECK_STATUS(sa_plan_head_slashes(plan, h, offsets[h], info.n_slash_blocks), SA_OK);
+        CHECK(info.n_slash_blocks == 0 ? info.block_size == 0 : info.block_size == 1,
+              "seed head %lld: %lld diagonals with block_size %lld", (long long)h, (long long)info.n_slash_blocks,
+              (long long)info.block_size);
+        masks[h] = (head_mask){0, info.window, indices[h], info.n_indices, info.block_size, info.n_slash_blocks,
+                               offsets[h]};
         /* kept_entries agrees with the mask it describes */
         int64_t kept = 0;
         for (int64_t i = 0; i < sq; i++)
@@ -571,7 +582,7 @@ static void test_sample_and_plan(void) {
     sa_plan_free(plan);
 done:
     sa_plan_free(NULL);   /* no-op */
-    for (int h = 0; h < 4; h++) free(indices[h]);
+    for (int h = 0; h < 4; h++) { free(indices[h]); free(offsets[h]); }
     sa_context_free(ctx);
     free(q.data); free(k.data); free(v.data); free(out.data); free(out_plan.data);
     free(lse); free(ref); free(ref_lse);

@@ -80,6 +80,10 @@ static int keeps_bad_key(const sa_plan *plan, int h, int i) {
     sa_plan_head_indices(plan, h, idx, S);
     for (int64_t n = 0; n < info.n_indices; n++)
         if (idx[n] == BAD_TOKEN) return 1;
+    int64_t offs[S];
+    sa_plan_head_slashes(plan, h, offs, S);
+    for (int64_t n = 0; n < info.n_slash_blocks; n++)
+        if (offs[n] == i / info.block_size - BAD_TOKEN / info.block_size) return 1;
     return 0;
 }
 

@@ -223,10 +223,10 @@ static void describe_scenario(void) {
             sc.data_mode);
     if (!sc.p_null)
         fprintf(stderr, "  params(eff): mode %d alpha %g window %g sample %g sinks %d min_seq %d max_density %g scale %g "
-                "flags %u min_str %d max_str %d group %d res %d alpha_c %g alpha_s %g chunk_n %d block %d\n", (int)sc.eff.mode, sc.eff.alpha, sc.eff.window_ratio,
+                "flags %u min_str %d max_str %d group %d max_diag %d alpha_c %g alpha_s %g chunk_n %d block %d\n", (int)sc.eff.mode, sc.eff.alpha, sc.eff.window_ratio,
                 sc.eff.sample_ratio, (int)sc.eff.sink_tokens, (int)sc.eff.min_seq_len, sc.eff.max_density,
                 sc.eff.scale, (unsigned)sc.eff.flags, (int)sc.eff.min_stripes, (int)sc.eff.max_stripes,
-                (int)sc.eff.sample_group, (int)sc.eff.reserved0, sc.eff.alpha_column, sc.eff.alpha_slash,
+                (int)sc.eff.sample_group, (int)sc.eff.max_diagonals, sc.eff.alpha_column, sc.eff.alpha_slash,
                 (int)sc.eff.chunk_n, (int)sc.eff.block_size);
     for (int i = 0; i < N_VIEWS; i++) {
         const view_spec *v = &sc.v[i];
@@ -448,7 +448,8 @@ static void gen_params(reader *r) {
     p.alpha_slash = gen_float(r, alpha_cs, 5);
     p.chunk_n = gen_int(r, chunks, 5);
     p.block_size = gen_int(r, blocks, 6);
-    if (chance(r, 64)) p.reserved0 = (int32_t)(1 + pick(r, 100));
+    static const int32_t diagonals[] = {64, 0, 1, 3, 1000, -1};
+    p.max_diagonals = gen_int(r, diagonals, 6);
     /* struct_size: current, old (40..55), too small, larger with a zero or nonzero tail */
     uint32_t s = byte_(r);
     uint32_t size = sizeof(sa_params);
@@ -491,7 +492,7 @@ static status_set params_faults(status_set *tolerated) {
               !(p->sample_ratio > 0 && p->sample_ratio <= 1) || p->sink_tokens < 0 || p->min_seq_len < 0 ||
               !(p->max_density > 0 && p->max_density <= 1) || p->min_stripes < 0 || p->max_stripes < 0 ||
               (p->max_stripes > 0 && p->max_stripes < p->min_stripes) || p->sample_group < 1 ||
-              p->sample_group > 256 || p->reserved0 != 0 || !(p->alpha_column > 0 && p->alpha_column <= 1) ||
+              p->sample_group > 256 || p->max_diagonals < 0 || !(p->alpha_column > 0 && p->alpha_column <= 1) ||
               !(p->alpha_slash > 0 && p->alpha_slash <= 1) || p->chunk_n < 1 || p->chunk_n > 64 ||
               p->block_size < 16 || p->block_size > 96 || p->block_size % 16 != 0;
     if (bad) f |= BIT(SA_ERR_INVALID_PARAM);
@@ -692,8 +693,8 @@ typedef struct {
     int dense;
     int64_t window, n;
     const int64_t *idx;
-    /* SA_MODE_SAMPLE_SLASH heads (block_size > 0): key j <= p is kept when j is one of the
-       indices (the selected columns) or p / bs - j / bs a selected diagonal offset */
+    /* diagonal offsets (block_size > 0): key j <= p is also kept when p / bs - j / bs is one of
+       them (slash heads: blocks, window 0; seed heads: bs 1, diagonal stripes) */
     int64_t bs, noffs;
     const int64_t *offs;
 } mask;
@@ -707,11 +708,9 @@ static int in_list(const int64_t *a, int64_t n, int64_t x) {
 static int keeps(const mask *m, int64_t p, int64_t j) {
     if (j > p) return 0;
     if (m->dense) return 1;
-    if (m->bs > 0) return in_list(m->idx, m->n, j) || in_list(m->offs, m->noffs, p / m->bs - j / m->bs);
     if (j > p - m->window) return 1;
-    for (int64_t i = 0; i < m->n; i++)
-        if (m->idx[i] == j) return 1;
-    return 0;
+    if (in_list(m->idx, m->n, j)) return 1;
+    return m->bs > 0 && in_list(m->offs, m->noffs, p / m->bs - j / m->bs);
 }
 
 /* Checks row i of head h of out (and lse) against float64 attention over mask m. */
@@ -1108,10 +1107,15 @@ static void check_plan(reader *r, const sa_plan *plan) {
                        "head %lld: indices not sorted, unique and in range at %lld: %lld", (long long)h, (long long)i,
                        (long long)idx[i]);
         if (info.dense) dense_heads++; else sparse_heads++;
-        if (info.dense || p->mode != SA_MODE_SAMPLE_SLASH)
+        if (info.dense)
             FUZZ_CHECK(info.block_size == 0 && info.n_slash_blocks == 0 && info.reserved1 == 0,
-                       "head %lld (dense or seed mode) has blocks: %lld %lld", (long long)h, (long long)info.block_size,
+                       "dense head %lld has blocks: %lld %lld", (long long)h, (long long)info.block_size,
                        (long long)info.n_slash_blocks);
+        else if (p->mode == SA_MODE_SAMPLE)
+            FUZZ_CHECK(info.reserved1 == 0 && ((info.block_size == 0 && info.n_slash_blocks == 0) ||
+                       (info.block_size == 1 && info.n_slash_blocks > 0 && (share || info.n_slash_blocks <= p->max_diagonals))),
+                       "seed head %lld: block_size %lld, %lld diagonals (max_diagonals %d)", (long long)h,
+                       (long long)info.block_size, (long long)info.n_slash_blocks, (int)p->max_diagonals);
         if (info.dense) {
             FUZZ_CHECK(info.kept_entries == causal && info.density == 1.0, "dense head %lld: kept %lld density %g",
                        (long long)h, (long long)info.kept_entries, info.density);
@@ -1157,11 +1161,17 @@ static void check_plan(reader *r, const sa_plan *plan) {
             int64_t need = p->min_stripes < candidates ? p->min_stripes : candidates;
             FUZZ_CHECK(stripes >= need, "head %lld: %lld stripes < min(min_stripes %d, candidates %lld)", (long long)h,
                        (long long)stripes, (int)p->min_stripes, (long long)candidates);
-            int64_t kept = 0, c = 0;
-            for (int64_t pos = sk - sq; pos < sk; pos++) {
-                while (c < n && idx[c] <= pos - info.window) c++;
-                kept += (info.window < pos + 1 ? info.window : pos + 1) + c;
-            }
+            int64_t nd = info.n_slash_blocks;
+            int64_t *diag = malloc(sizeof(int64_t) * (size_t)(nd + 1));
+            FUZZ_CHECK(sa_plan_head_slashes(plan, h, diag, nd) == SA_OK, "sa_plan_head_slashes(%lld)", (long long)h);
+            for (int64_t i = 0; i < nd; i++)
+                FUZZ_CHECK(diag[i] >= info.window && diag[i] < sk && (i == 0 || diag[i] > diag[i - 1]),
+                           "seed head %lld: diagonal offsets not sorted, unique, >= window, < S_k", (long long)h);
+            mask m = {0, info.window, n, idx, info.block_size, nd, diag};
+            int64_t kept = 0;
+            for (int64_t pos = sk - sq; pos < sk; pos++)
+                for (int64_t j = 0; j <= pos; j++) kept += keeps(&m, pos, j);
+            free(diag);
             FUZZ_CHECK(kept == info.kept_entries, "head %lld: kept_entries %lld, recomputed %lld", (long long)h,
                        (long long)info.kept_entries, (long long)kept);
             FUZZ_CHECK(info.density == (double)kept / (double)causal, "head %lld: density %g", (long long)h, info.density);

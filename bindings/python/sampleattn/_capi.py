@@ -107,7 +107,7 @@ class sa_params(Structure):
         ("min_stripes", c_int32),    # at least this many selected columns per head, >= 0; default 0
         ("max_stripes", c_int32),    # at most this many (0 = no limit), >= 0, >= min_stripes if > 0
         ("sample_group", c_int32),   # adjacent rows per sampled group, [1, 256]; default 16
-        ("reserved0", c_int32),      # must be 0
+        ("max_diagonals", c_int32),  # seed mode: at most this many diagonal stripes; default 64, 0 = none
         # --- SA_MODE_SAMPLE_SLASH (appended in 0.1) ---
         ("alpha_column", c_float),   # kept share of the sampled rows' mass, diagonals + key columns, (0, 1]; default 0.98
         ("alpha_slash", c_float),    # share the diagonal (slash) blocks alone reach, chosen first, (0, 1]; default 0.8

@@ -173,7 +173,7 @@ def _layout(layout: Any) -> str:
 def _make_params(mode, alpha, window_ratio, sample_ratio, sink_tokens, scale, min_seq_len,
                  max_density, share_kv_group, force_sparse, min_stripes, max_stripes,
                  sample_group, alpha_column=None, alpha_slash=None, chunk_n=None,
-                 block_size=None) -> sa_params:
+                 block_size=None, max_diagonals=None) -> sa_params:
     p = sa_params()
     _capi.lib().sa_params_default(byref(p))   # defaults (and struct_size) from the library
     p.mode = _mode(mode)
@@ -194,6 +194,8 @@ def _make_params(mode, alpha, window_ratio, sample_ratio, sink_tokens, scale, mi
         p.max_stripes = _int32(max_stripes, "max_stripes")
     if sample_group is not None:
         p.sample_group = _int32(sample_group, "sample_group")
+    if max_diagonals is not None:
+        p.max_diagonals = _int32(max_diagonals, "max_diagonals")
     if alpha_column is not None:
         p.alpha_column = _float(alpha_column, "alpha_column")
     if alpha_slash is not None:
@@ -386,10 +388,11 @@ class _Call:
 
 # ---------------------------------------------------------------- plans
 class PlanHead:
-    """One query head of a plan. A row at position p keeps keys p - window < j <= p plus the
-    selected ``indices`` j <= p - window; a ``dense`` head keeps every causal key. Slash-mode
-    heads (``block_size`` > 0) keep key j <= p when j is in ``indices`` (the selected columns)
-    or p // block_size - j // block_size is in ``slash_blocks``."""
+    """One query head of a plan. A row at position p keeps keys p - window < j <= p, the
+    selected ``indices`` j <= p - window, and (``block_size`` > 0) the keys j <= p with
+    p // block_size - j // block_size in ``slash_blocks``; a ``dense`` head keeps every causal
+    key. Seed-mode heads: block_size 1, slash_blocks the diagonal stripes' offsets p - j (or
+    none); slash-mode heads: window 0, indices the selected columns, offsets in blocks."""
     __slots__ = ("window", "indices", "density", "cra_mean", "cra_min", "dense", "kept_entries",
                  "block_size", "slash_blocks")
 
@@ -490,12 +493,13 @@ class Plan:
         causal = j <= pos
         if hp.dense:
             return causal
-        if hp.block_size:
-            b = hp.block_size
-            return causal & (np.isin(j, hp.indices) | np.isin(pos // b - j // b, hp.slash_blocks))
         selected = np.zeros(self.s_k, dtype=bool)
         selected[hp.indices] = True
-        return causal & ((j > pos - hp.window) | (selected[None, :] & (j <= pos - hp.window)))
+        keep = (j > pos - hp.window) | (selected[None, :] & (j <= pos - hp.window))
+        if hp.block_size:
+            b = hp.block_size
+            keep |= np.isin(pos // b - j // b, hp.slash_blocks)
+        return causal & keep
 
     def apply(self, q, k, v, *, layout: str = "shd", threads: int = 0, return_lse: bool = False,
               out=None, stats: bool = False):
@@ -519,14 +523,15 @@ def attention(q, k, v, *, mode="sample", alpha=0.95, window_ratio=0.08, sample_r
               return_plan=False, min_seq_len=None, max_density=None, share_kv_group=False,
               force_sparse=False, min_stripes=None, max_stripes=None, sample_group=None,
               alpha_column=None, alpha_slash=None, chunk_n=None, block_size=None,
-              out=None, stats=False):
+              max_diagonals=None, out=None, stats=False):
     """Causal prefill attention.
 
     q: (S_q, H_q, d), k and v: (S_k, H_kv, d) for layout "shd"; (H, S, d) for layout "hsd".
     Query row i sits at position S_k - S_q + i; query head h reads K/V head h // (H_q // H_kv).
     mode: "dense" (exact), "sample" (SampleAttention) or "sample_slash".
-    sink_tokens, min_seq_len, max_density, min_stripes, max_stripes, sample_group, and the
-    slash-mode alpha_column, alpha_slash, chunk_n, block_size: None = the library's defaults. scale: None (or 0) = 1/sqrt(d). threads: 0 = OpenMP default.
+    sink_tokens, min_seq_len, max_density, min_stripes, max_stripes, sample_group,
+    max_diagonals (seed mode's diagonal stripes; 0 = the paper's mask), and the slash-mode
+    alpha_column, alpha_slash, chunk_n, block_size: None = the library's defaults. scale: None (or 0) = 1/sqrt(d). threads: 0 = OpenMP default.
     out: optional preallocated output (q's shape and layout; float32/float16/bfloat16).
 
     Returns out (q's dtype and layout); with return_lse the float32 (H_q, S_q) log-sum-exp; with
@@ -537,7 +542,8 @@ def attention(q, k, v, *, mode="sample", alpha=0.95, window_ratio=0.08, sample_r
     layout = _layout(layout)
     params = _make_params(mode, alpha, window_ratio, sample_ratio, sink_tokens, scale,
                           min_seq_len, max_density, share_kv_group, force_sparse, min_stripes,
-                          max_stripes, sample_group, alpha_column, alpha_slash, chunk_n, block_size)
+                          max_stripes, sample_group, alpha_column, alpha_slash, chunk_n, block_size,
+                          max_diagonals)
     call = _Call(q, k, v, layout, out, return_lse, stats)
     ctx = _context(threads)
     lib = _capi.lib()

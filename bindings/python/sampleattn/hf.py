@@ -37,7 +37,8 @@ __all__ = ["register", "unregister", "registered", "SampleAttentionFunction", "i
 # keyword arguments that change what attention computes; we can't honour them -> sdpa
 _UNSUPPORTED_KWARGS = ("softcap", "position_bias", "s_aux", "sinks", "alibi_slopes", "head_mask")
 _OPTION_NAMES = ("window_ratio", "sample_ratio", "sink_tokens", "min_seq_len", "max_density",
-                 "share_kv_group", "force_sparse", "min_stripes", "max_stripes", "sample_group")
+                 "share_kv_group", "force_sparse", "min_stripes", "max_stripes", "sample_group",
+                 "max_diagonals", "alpha_column", "alpha_slash", "chunk_n", "block_size")
 
 
 def _sdpa_function() -> Callable:
@@ -214,11 +215,12 @@ def register(name: str = "sampleattn", alpha: float = 0.95, min_prefill: int = 2
 
     alpha: the CRA target of SampleAttention. min_prefill: prefill calls with fewer query rows
     use sdpa (the library itself also computes S_k < ``min_seq_len`` densely, see its defaults).
-    mode: "sample" or "dense" (the library's exact kernel; for checking). threads: None = torch's
+    mode: "sample", "slash" or "dense" (the library's exact kernel; for checking). threads: None = torch's
     current thread count. record_stats: keep each call's sa_stats in ``fn.stats``.
     options: ``sampleattn.attention`` keywords (window_ratio, sample_ratio, sink_tokens,
     min_seq_len, max_density, share_kv_group, force_sparse, min_stripes, max_stripes,
-    sample_group). Registering a name again replaces the function.
+    sample_group, max_diagonals; for mode "slash" also alpha_column, alpha_slash, chunk_n, block_size).
+    Registering a name again replaces the function.
     """
     from transformers import AttentionInterface
     fn = SampleAttentionFunction(name, alpha, min_prefill, mode, threads, record_stats, options)

@@ -10,8 +10,9 @@ def causal_mask(s_q, s_k):
 
 def plan_mask(head, s_q, s_k):
     """The documented mask of one plan head, built independently of Plan.mask: a row at
-    position p keeps p - window < j <= p plus the selected indices j <= p - window; a dense
-    head keeps every causal key."""
+    position p keeps p - window < j <= p, the selected indices j <= p - window, and the keys
+    j <= p whose offset p // block_size - j // block_size is one of its slash_blocks (seed heads'
+    diagonal stripes, block_size 1); a dense head keeps every causal key."""
     causal = causal_mask(s_q, s_k)
     if head.dense:
         return causal
@@ -21,6 +22,10 @@ def plan_mask(head, s_q, s_k):
         m[i, max(0, p - head.window + 1):p + 1] = True
         sel = head.indices[head.indices <= p - head.window]
         m[i, sel] = True
+        for off in (head.slash_blocks if head.block_size else ()):
+            first = (p // head.block_size - off) * head.block_size
+            if first >= 0:
+                m[i, first:first + head.block_size] = True
     return m & causal
 
 
