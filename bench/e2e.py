@@ -411,6 +411,21 @@ def summarize(results, methods):
     return lines, diffs, targets
 
 
+def merge(old, results):
+    """Adds the rows of an earlier run (`old`, a parsed e2e.json) to `results`, except cells this
+    run measured again; returns the earlier run's command(s)."""
+    for name, res_old in old["results"].items():
+        res = results.setdefault(name, {"source": res_old["source"], "config": res_old["config"],
+                                        "ppl": [], "needle": []})
+        for part, key in (("ppl", ("text", "length", "method")),
+                          ("needle", ("length", "depth", "method"))):
+            have = {tuple(r[k] for k in key) for r in res[part]}
+            res[part] = [r for r in res_old[part] if tuple(r[k] for k in key) not in have] \
+                + res[part]
+        res["merged_config"] = res_old["config"]
+    return old.get("commands") or [old.get("command")]
+
+
 def machine_info():
     import torch
     import transformers
@@ -442,9 +457,13 @@ def main():
     ap.add_argument("--models", default=",".join(MODELS), help="comma list of %s" % list(MODELS))
     ap.add_argument("--alphas", default="0.95,0.80")
     ap.add_argument("--depths", default="0.1,0.3,0.5,0.7,0.9")
-    ap.add_argument("--long-depths", default="0.1,0.5,0.9",
-                    help="depths for needle lengths > 8192 (budget: a 16K prefill takes minutes "
-                         "on 2 threads); '' = --depths everywhere")
+    ap.add_argument("--long-depths", default="",
+                    help="other depths for needle lengths > 8192 (to save time); '' = --depths")
+    ap.add_argument("--ppl-lengths", default=None, help="override the models' perplexity lengths")
+    ap.add_argument("--needle-lengths", default=None, help="override the models' needle lengths")
+    ap.add_argument("--merge", default=None,
+                    help="an earlier e2e.json: its rows are kept unless this run redoes the same "
+                         "cell (e.g. to add depths or lengths), and the tables cover both")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--new-tokens", type=int, default=8)
     ap.add_argument("--min-prefill", type=int, default=2048)
@@ -461,6 +480,12 @@ def main():
     depths = [float(x) for x in a.depths.split(",") if x]
     long_depths = [float(x) for x in a.long_depths.split(",") if x] or depths
     models = {k: dict(MODELS[k]) for k in a.models.split(",") if k}
+    for k, spec in models.items():
+        if a.ppl_lengths is not None:
+            spec["ppl"] = [int(x) for x in a.ppl_lengths.split(",") if x]
+        if a.needle_lengths is not None:
+            spec["needle"] = [int(x) for x in a.needle_lengths.split(",") if x
+                              and int(x) <= spec["max_ctx"]]
     if a.quick:
         models = {"smollm2-135m": dict(MODELS["smollm2-135m"], ppl=[2048], needle=[3072])}
         depths = long_depths = [0.1, 0.9]
@@ -501,6 +526,9 @@ def main():
         res["elapsed_s"] = time.time() - t0
         log("%s: done in %.0fs" % (name, res["elapsed_s"]))
         del model
+        save()
+    if a.merge:
+        out["commands"] = merge(json.loads(Path(a.merge).read_text()), results) + [out["command"]]
         save()
     lines, diffs, targets = summarize(results, list(methods))
     out.update(complete=True, table=lines, differences=diffs, targets=targets)

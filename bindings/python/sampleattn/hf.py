@@ -207,6 +207,13 @@ class SampleAttentionFunction:
 
 _registry: Dict[str, SampleAttentionFunction] = {}
 
+# Options this integration sets unless the caller does. A whole model compounds the error of
+# every layer, so it needs a better column estimate than one call: sampling 10% of the rows
+# (the library's default is the paper's 5%) took Qwen2.5-Coder-0.5B's perplexity at alpha 0.95
+# from +1.37% to +0.11% of dense on 8K tokens of code and from +1.42% to +0.77% on 16K, for
+# +4% forward time at 16K (docs/DIAGONALS.md, bench/e2e.py).
+DEFAULT_OPTIONS = {"sample_ratio": 0.1}
+
 
 def register(name: str = "sampleattn", alpha: float = 0.95, min_prefill: int = 2048, *,
              mode: str = "sample", threads: Optional[int] = None, record_stats: bool = False,
@@ -217,13 +224,15 @@ def register(name: str = "sampleattn", alpha: float = 0.95, min_prefill: int = 2
     use sdpa (the library itself also computes S_k < ``min_seq_len`` densely, see its defaults).
     mode: "sample", "slash" or "dense" (the library's exact kernel; for checking). threads: None = torch's
     current thread count. record_stats: keep each call's sa_stats in ``fn.stats``.
-    options: ``sampleattn.attention`` keywords (window_ratio, sample_ratio, sink_tokens,
+    options: ``sampleattn.attention`` keywords (window_ratio, sample_ratio (default here 0.1,
+    see ``DEFAULT_OPTIONS``), sink_tokens,
     min_seq_len, max_density, share_kv_group, force_sparse, min_stripes, max_stripes,
     sample_group, max_diagonals; for mode "slash" also alpha_column, alpha_slash, chunk_n, block_size).
     Registering a name again replaces the function.
     """
     from transformers import AttentionInterface
-    fn = SampleAttentionFunction(name, alpha, min_prefill, mode, threads, record_stats, options)
+    fn = SampleAttentionFunction(name, alpha, min_prefill, mode, threads, record_stats,
+                                 {**DEFAULT_OPTIONS, **options})
     AttentionInterface.register(name, fn)
     try:
         # transformers >= 4.53 builds masks per implementation; without an entry it passes no
