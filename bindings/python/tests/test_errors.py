@@ -37,6 +37,7 @@ CASES = {
     "max-density-0": (lambda: (Q, K, V), dict(max_density=0.0), C.SA_ERR_INVALID_PARAM),
     "stripes": (lambda: (Q, K, V), dict(min_stripes=5, max_stripes=2), C.SA_ERR_INVALID_PARAM),
     "sample-group-0": (lambda: (Q, K, V), dict(sample_group=0), C.SA_ERR_INVALID_PARAM),
+    "max-diagonals-neg": (lambda: (Q, K, V), dict(max_diagonals=-1), C.SA_ERR_INVALID_PARAM),
     "scale-neg": (lambda: (Q, K, V), dict(scale=-1.0), C.SA_ERR_INVALID_SCALE),
     "scale-inf": (lambda: (Q, K, V), dict(scale=float("inf")), C.SA_ERR_INVALID_SCALE),
     "scale-nan": (lambda: (Q, K, V), dict(scale=float("nan")), C.SA_ERR_INVALID_SCALE),

@@ -168,3 +168,40 @@ def test_slash_mode_plan_and_mask():
         p = np.exp(s - s.max(axis=1, keepdims=True))
         ref = (p / p.sum(axis=1, keepdims=True)) @ v[g].astype(np.float64)
         assert np.linalg.norm(out[h] - ref) / np.linalg.norm(ref) < 1e-5
+
+
+def copy_case(s=1536, offset=700, span=(1000, 1400), seed=5):
+    """Q/K/V shaped like a real head: rows attend mostly to key 0 (q += 4 k_0), except the rows
+    of `span`, which are 4 x the key `offset` back (a passage the text repeats)."""
+    rng = np.random.default_rng(seed)
+    k = rng.uniform(-1, 1, (2, s, 64)).astype(np.float32)
+    v = rng.uniform(-1, 1, (2, s, 64)).astype(np.float32)
+    q = rng.uniform(-1, 1, (2, s, 64)).astype(np.float32) + 4 * k[:, :1]
+    rows = np.arange(*span)
+    q[:, rows] = 4 * k[:, rows - offset]
+    return q, k, v
+
+
+def test_diagonal_stripes_keep_a_repeated_passage():
+    """Seed mode's diagonals: the passage's rows keep their key; max_diagonals=0 (the paper's
+    mask) loses it. Output exact over the plan's mask either way."""
+    q, k, v = copy_case()
+    rows = np.arange(1000, 1400)
+    for max_diagonals in (64, 0):
+        out, lse, plan = sampleattn.attention(q, k, v, layout="hsd", return_lse=True,
+                                              return_plan=True, max_diagonals=max_diagonals)
+        check_plan(plan, 1536, 1536, 2)
+        masks = [ref.plan_mask(h, 1536, 1536) for h in plan.heads]
+        want, want_lse = ref.attention(q.transpose(1, 0, 2), k.transpose(1, 0, 2),
+                                       v.transpose(1, 0, 2), masks=masks)
+        np.testing.assert_allclose(out.transpose(1, 0, 2), want, rtol=0, atol=2e-5)
+        _, dense_lse = ref.attention(q.transpose(1, 0, 2), k.transpose(1, 0, 2), v.transpose(1, 0, 2))
+        for h, head in enumerate(plan.heads):
+            cra = np.exp(want_lse[h, rows] - dense_lse[h, rows])    # kept share of the dense mass
+            if max_diagonals:
+                assert head.block_size == 1 and 700 in head.slash_blocks
+                assert len(head.slash_blocks) <= max_diagonals
+                assert cra.mean() > 0.85
+            else:
+                assert head.block_size == 0 and len(head.slash_blocks) == 0
+                assert cra.mean() < 0.5
