@@ -18,6 +18,8 @@ struct Demo: ParsableCommand {
     @Option(help: "Slash mode: block size.") var blockSize: Int32 = 64
     @Option(help: "Slash mode: sampled segments.") var chunkN: Int32 = 2
     @Option(help: "Dense fallback above this density.") var maxDensity: Float = 0.75
+    @Option(help: "Sample mode: sampled share of the query rows.") var sampleRatio: Float = 0.05
+    @Option(help: "Sample mode: at most this many diagonal stripes (0 = the paper's mask).") var maxDiagonals: Int32 = 64
 
     func sparseParams() -> sa_params {
         Runner.params(mode: mode == "slash" ? SA_MODE_SAMPLE_SLASH : SA_MODE_SAMPLE, alpha: alpha) { p in
@@ -26,6 +28,8 @@ struct Demo: ParsableCommand {
             p.block_size = blockSize
             p.chunk_n = chunkN
             p.max_density = maxDensity
+            p.sample_ratio = sampleRatio
+            p.max_diagonals = maxDiagonals
         }
     }
 
