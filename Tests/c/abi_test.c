@@ -103,37 +103,7 @@ _Static_assert(SA_VERSION_NUMBER == SA_VERSION_MAJOR * 10000 + SA_VERSION_MINOR 
                "version number");
 
 /* ---------------------------------------------------------------- harness */
-static int n_passed, n_failed;
-
-#define CHECK(cond, ...)                                                            \
-    do {                                                                            \
-        if (cond) {                                                                 \
-            n_passed++;                                                             \
-        } else {                                                                    \
-            n_failed++;                                                             \
-            fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);         \
-            fprintf(stderr, __VA_ARGS__);                                           \
-            fputc('\n', stderr);                                                    \
-        }                                                                           \
-    } while (0)
-
-#define CHECK_STATUS(call, expected)                                                \
-    do {                                                                            \
-        sa_status got_ = (call);                                                    \
-        CHECK(got_ == (expected), "%s returned %d (%s), expected %d (%s)", #call,   \
-              (int)got_, sa_status_string(got_), (int)(expected),                   \
-              sa_status_string(expected));                                          \
-    } while (0)
-
-/* SplitMix64: reproducible inputs, uniform in [-1, 1). */
-static uint64_t rng_state = 0x5eed;
-static float uniform(void) {
-    uint64_t z = (rng_state += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    z ^= z >> 31;
-    return (float)(z >> 40) / (float)(1 << 23) - 1.0f;
-}
+#include "test_support.h"
 
 /* A float32 tensor [tokens, heads, dim] with its own storage (token-major unless strides set). */
 typedef struct {
@@ -625,6 +595,7 @@ static void test_slash_plan(void) {
 }
 
 int main(void) {
+    rng_state = 0x5eed;
     test_version();
     test_status_strings();
     test_params_default();
@@ -634,6 +605,6 @@ int main(void) {
     test_errors();
     test_sample_and_plan();
     test_slash_plan();
-    printf("libsampleattn %s C ABI test: %d passed, %d failed\n", sa_version_string(), n_passed, n_failed);
+    printf("libsampleattn %s C ABI test: %d passed, %d failed\n", sa_version_string(), n_checks - n_failed, n_failed);
     return n_failed == 0 ? 0 : 1;
 }

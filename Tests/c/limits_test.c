@@ -54,17 +54,7 @@ extern char **environ;
 #endif
 #endif
 
-static int n_failed, n_checks;
-#define CHECK(cond, ...)                                                                   \
-    do {                                                                                   \
-        n_checks++;                                                                        \
-        if (!(cond)) {                                                                     \
-            n_failed++;                                                                    \
-            fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);                \
-            fprintf(stderr, __VA_ARGS__);                                                  \
-            fputc('\n', stderr);                                                           \
-        }                                                                                  \
-    } while (0)
+#include "test_support.h"
 
 static sa_tensor view(void *data, sa_dtype t, int64_t s, int64_t h, int64_t d) {
     sa_tensor v;
@@ -77,14 +67,6 @@ static sa_tensor view(void *data, sa_dtype t, int64_t s, int64_t h, int64_t d) {
     return v;
 }
 
-static uint64_t rng = 7;
-static float uniform(void) {
-    uint64_t z = (rng += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    z ^= z >> 31;
-    return (float)(z >> 40) / (float)(1 << 23) - 1.0f;
-}
 
 /* Lazily mapped zero memory: the pages a reader touches cost one shared zero page each. */
 static void *map_lazy(size_t bytes) {
@@ -485,6 +467,7 @@ static int workspace_report(int64_t sk, int64_t hq, int64_t hkv, int64_t d, int3
 }
 
 int main(int argc, char **argv) {
+    rng_state = 7;
     if (argc >= 2 && strcmp(argv[1], "--rlimit-child") == 0) return rlimit_child();
     if (argc >= 7 && strcmp(argv[1], "--workspace") == 0)
         return workspace_report(atoll(argv[2]), atoll(argv[3]), atoll(argv[4]), atoll(argv[5]), atoi(argv[6]));

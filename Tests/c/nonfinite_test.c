@@ -21,26 +21,7 @@
 
 enum { S = 256, HQ = 4, HKV = 2, D = 64, G = HQ / HKV, BAD_TOKEN = 100, BAD_HEAD_Q = 1, BAD_C = 3 };
 
-static int n_failed, n_checks;
-#define CHECK(cond, ...)                                                                   \
-    do {                                                                                   \
-        n_checks++;                                                                        \
-        if (!(cond)) {                                                                     \
-            n_failed++;                                                                    \
-            fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);                \
-            fprintf(stderr, __VA_ARGS__);                                                  \
-            fputc('\n', stderr);                                                           \
-        }                                                                                  \
-    } while (0)
-
-static uint64_t rng = 42;
-static float uniform(void) {
-    uint64_t z = (rng += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    z ^= z >> 31;
-    return (float)(z >> 40) / (float)(1 << 23) - 1.0f;
-}
+#include "test_support.h"
 
 static float q[S * HQ * D], k[S * HKV * D], v[S * HKV * D], out[S * HQ * D], lse[HQ * S];
 
@@ -137,7 +118,7 @@ static damage run(sa_context *ctx, const sa_params *p, char where) {
 }
 
 static void reset_data(void) {
-    rng = 42;
+    rng_state = 42;
     for (size_t i = 0; i < sizeof q / 4; i++) q[i] = 2 * uniform();
     for (size_t i = 0; i < sizeof k / 4; i++) k[i] = 2 * uniform();
     for (size_t i = 0; i < sizeof v / 4; i++) v[i] = uniform();
