@@ -112,16 +112,8 @@ func buildPlan(_ pb: Problem, _ params: Params, threads: Int, ws: Workspace, row
             }
             heads[kvHead * G + hl] = head
         }
-        // Estimated CRA over the final mask: the sampled rows' window mass, their mass on the
-        // selected keys outside their windows (exactly the column sums), and what the diagonals add.
-        for hl in 0..<G where !heads[kvHead * G + hl].dense {
-            let st = stats(hl), head = heads[kvHead * G + hl]
-            let kept = estimatedKept(indices: head.indices, diagonals: head.diagonals, columnMass: st.columnMass,
-                                     windowMass: st.totalWindowMass(rows: rows.count), positions: positions,
-                                     entries: entries(hl))
-            heads[kvHead * G + hl].craMean = min(1, kept / Double(rows.count))
-            heads[kvHead * G + hl].craMin = .nan
-        }
+        // Plans a caller inspects get exact per-row values (mean and min); sa_attention gets the
+        // mean from the stage-2 bookkeeping.
         if rowMinimum {
             let headsSnapshot = heads
             let minima = UnsafeMutablePointer<(mean: Double, min: Double)>.allocate(capacity: G)
@@ -143,6 +135,17 @@ func buildPlan(_ pb: Problem, _ params: Params, threads: Int, ws: Workspace, row
                 // entries below 1/256, so the min could otherwise exceed it.
                 heads[kvHead * G + hl].craMean = minima[hl].mean
                 heads[kvHead * G + hl].craMin = minima[hl].min
+            }
+        } else {
+            // Estimated CRA over the final mask: the sampled rows' window mass, their mass on the
+            // selected keys outside their windows (exactly the column sums), and what the diagonals add.
+            for hl in 0..<G where !heads[kvHead * G + hl].dense {
+                let st = stats(hl), head = heads[kvHead * G + hl]
+                let kept = estimatedKept(indices: head.indices, diagonals: head.diagonals, columnMass: st.columnMass,
+                                         windowMass: st.totalWindowMass(rows: rows.count), positions: positions,
+                                         entries: entries(hl))
+                heads[kvHead * G + hl].craMean = min(1, kept / Double(rows.count))
+                heads[kvHead * G + hl].craMin = .nan
             }
         }
         timeFilter += sac_now_seconds() - t1
