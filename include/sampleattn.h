@@ -110,7 +110,8 @@ typedef struct sa_tensor {
 typedef struct sa_params {
     uint32_t struct_size;   /* sizeof(sa_params), set by sa_params_default */
     int32_t  mode;          /* SA_MODE_*; default SA_MODE_SAMPLE */
-    float    alpha;         /* target CRA of the sampled rows, (0, 1]; default 0.95 */
+    float    alpha;         /* target CRA of the sampled rows, (0, 1]; default 0.95. Applied to the
+                               mass outside the sink_tokens keys (sink_tokens = 0: the paper's rule) */
     float    window_ratio;  /* local window = ceil(window_ratio * S_k) keys, [0, 1]; default 0.08 */
     float    sample_ratio;  /* sampled query rows / S_q, (0, 1]; default 0.05 */
     int32_t  sink_tokens;   /* first keys always kept, >= 0; default 4 (0 = the paper) */

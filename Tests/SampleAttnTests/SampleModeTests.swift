@@ -136,6 +136,36 @@ final class SampleModeTests: XCTestCase {
         XCTAssertTrue(many.heads.allSatisfy { $0.indices.count == 50 })
     }
 
+    /// A head that parks ~90% of its attention on token 0 (as SmolLM2's late layers do) and most
+    /// of the rest on 20 shared keys early in the sequence. alpha = 0.9 of the whole mass is met
+    /// by the sink alone; with forced sinks alpha applies to the rest, so most shared keys are kept.
+    func testAlphaAppliesOutsideForcedSinks() {
+        let sk = 1024
+        let c = Case(sq: sk, sk: sk, hq: 2, hkv: 1, dim: 64, seed: 21)
+        let shared = Array(stride(from: 40, to: 240, by: 10))
+        for j in shared { for d in 0..<64 { c.k.set(j, 0, d, Float(0.6 * c.k.get(0, 0, d))) } }
+        for p in 0..<sk { for h in 0..<2 { for d in 0..<64 {
+            c.q.set(p, h, d, Float(c.q.get(p, h, d) + 5 * c.k.get(0, 0, d)))
+        } } }
+        let outsideSink: (Int, Int, Int) -> Bool = { _, _, j in j > 0 }
+        let denseRest = c.reference(keep: outsideSink).lse
+        func restCRA(_ plan: PlanHeads) -> Double {
+            let keep = plan.keep
+            let masked = c.reference(keep: { h, p, j in j > 0 && keep(h, p, j) }).lse
+            let rows = (sk / 4)..<sk      // rows that see every shared key outside their window
+            let cra = (0..<2).flatMap { h in rows.map { Foundation.exp(masked[h * sk + $0] - denseRest[h * sk + $0]) } }
+            return cra.reduce(0, +) / Double(cra.count)
+        }
+        let base = { (sinks: Int32) in self.sparse { $0.alpha = 0.9; $0.sink_tokens = sinks; $0.window_ratio = 0.05 } }
+        let withSinks = PlanHeads(c, base(1))
+        XCTAssertTrue(withSinks.heads.allSatisfy { Set(shared).intersection($0.indices).count >= 15 }, "shared keys kept")
+        XCTAssertGreaterThan(restCRA(withSinks), 0.7)
+        // sink_tokens = 0 is the paper's rule: key 0 is a column like any other and meets alpha.
+        let paper = PlanHeads(c, base(0))
+        XCTAssertTrue(paper.heads.allSatisfy { $0.indices == [0] }, "the sink alone meets alpha")
+        XCTAssertLessThan(restCRA(paper), 0.1)
+    }
+
     func testThreadCountIndependence() {
         let c = structuredCase(sq: 400, sk: 400, hq: 4, hkv: 2)
         c.run(sparse(), threads: 1)
