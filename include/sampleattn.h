@@ -129,7 +129,7 @@ typedef struct sa_params {
                                paper's mask (window + columns + sinks) */
     /* --- SA_MODE_SAMPLE_SLASH (appended in 0.1) --- */
     float    alpha_column;  /* kept share of the sampled rows' mass, diagonals + key columns, (0, 1]; default 0.98 */
-    float    alpha_slash;   /* share the diagonal (slash) blocks alone reach, chosen first, (0, 1]; default 0.8 */
+    float    alpha_slash;   /* share the diagonal (slash) blocks alone reach, chosen first, (0, 1]; default 0.95 */
     int32_t  chunk_n;       /* sampled query blocks: the last block of each of chunk_n segments, [1, 64]; default 2 */
     int32_t  block_size;    /* block granularity in tokens: 16, 32, 48, 64, 80 or 96; default 64 */
 } sa_params;

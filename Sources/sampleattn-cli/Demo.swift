@@ -13,30 +13,31 @@ struct Demo: ParsableCommand {
     @Option(help: "Threads (0 = all).") var threads: Int32 = 0
     @Option(help: "Timed repetitions (median reported).") var repeats = 3
     @Option(help: "Sparse mode: sample or slash.") var mode = "sample"
-    @Option(help: "Slash mode: alpha_column.") var alphaColumn: Float = 0.9
-    @Option(help: "Slash mode: alpha_slash.") var alphaSlash: Float = 0.9
-    @Option(help: "Slash mode: block size.") var blockSize: Int32 = 64
-    @Option(help: "Slash mode: sampled segments.") var chunkN: Int32 = 2
-    @Option(help: "Dense fallback above this density.") var maxDensity: Float = 0.75
-    @Option(help: "Sample mode: sampled share of the query rows.") var sampleRatio: Float = 0.05
-    @Option(help: "Sample mode: at most this many diagonal stripes (0 = the paper's mask).") var maxDiagonals: Int32 = 64
+    // Unset options keep the library's defaults (sa_params_default).
+    @Option(help: "Slash mode: alpha_column.") var alphaColumn: Float?
+    @Option(help: "Slash mode: alpha_slash.") var alphaSlash: Float?
+    @Option(help: "Slash mode: block size.") var blockSize: Int32?
+    @Option(help: "Slash mode: sampled segments.") var chunkN: Int32?
+    @Option(help: "Dense fallback above this density.") var maxDensity: Float?
+    @Option(help: "Sample mode: sampled share of the query rows.") var sampleRatio: Float?
+    @Option(help: "Sample mode: at most this many diagonal stripes (0 = the paper's mask).") var maxDiagonals: Int32?
 
     func sparseParams() -> sa_params {
         Runner.params(mode: mode == "slash" ? SA_MODE_SAMPLE_SLASH : SA_MODE_SAMPLE, alpha: alpha) { p in
-            p.alpha_column = alphaColumn
-            p.alpha_slash = alphaSlash
-            p.block_size = blockSize
-            p.chunk_n = chunkN
-            p.max_density = maxDensity
-            p.sample_ratio = sampleRatio
-            p.max_diagonals = maxDiagonals
+            if let alphaColumn { p.alpha_column = alphaColumn }
+            if let alphaSlash { p.alpha_slash = alphaSlash }
+            if let blockSize { p.block_size = blockSize }
+            if let chunkN { p.chunk_n = chunkN }
+            if let maxDensity { p.max_density = maxDensity }
+            if let sampleRatio { p.sample_ratio = sampleRatio }
+            if let maxDiagonals { p.max_diagonals = maxDiagonals }
         }
     }
 
     func run() throws {
         let runner = try Runner(threads: threads)
         defer { runner.free() }
-        print("libsampleattn \(String(cString: sa_version_string_impl())) demo on \(data), mode \(mode), alpha \(mode == "slash" ? "\(alphaColumn)/\(alphaSlash)" : "\(alpha)"), \(sa_context_n_threads_impl(runner.context)) threads")
+        print("libsampleattn \(String(cString: sa_version_string_impl())) demo on \(data), mode \(mode), alpha \(mode == "slash" ? "\(sparseParams().alpha_column)/\(sparseParams().alpha_slash)" : "\(alpha)"), \(sa_context_n_threads_impl(runner.context)) threads")
         print("layer  tokens  dense_ms  sample_ms  speedup  density  true_CRA_mean  true_CRA_min_head  rel_err_median  dense_heads")
         for layerIndex in layers.split(separator: ",").compactMap({ Int($0) }) {
             let layer = try RealLayer(folder: data, layer: layerIndex)

@@ -110,7 +110,7 @@ class sa_params(Structure):
         ("max_diagonals", c_int32),  # seed mode: at most this many diagonal stripes; default 64, 0 = none
         # --- SA_MODE_SAMPLE_SLASH (appended in 0.1) ---
         ("alpha_column", c_float),   # kept share of the sampled rows' mass, diagonals + key columns, (0, 1]; default 0.98
-        ("alpha_slash", c_float),    # share the diagonal (slash) blocks alone reach, chosen first, (0, 1]; default 0.8
+        ("alpha_slash", c_float),    # share the diagonal (slash) blocks alone reach, chosen first, (0, 1]; default 0.95
         ("chunk_n", c_int32),        # sampled query blocks: the last block of each of chunk_n segments, [1, 64]; default 2
         ("block_size", c_int32),     # block granularity in tokens: 16, 32, 48, 64, 80 or 96; default 64
     ]
