@@ -258,6 +258,8 @@ def build_methods(args, f16, f32, scale, threads, torch, blas):
     for alpha in args.alphas:
         methods.append(("ours sample a=%.2f" % alpha,
                         ours(q, k, v, scale, threads, mode="sample", alpha=alpha), None))
+    if not args.no_slash:
+        methods.append(("ours slash", ours(q, k, v, scale, threads, mode="sample_slash"), None))
     if torch is not None:
         methods.append(("torch sdpa f32", torch_sdpa(torch, q, k, v, scale), None))
     if blas is not None:
@@ -370,7 +372,8 @@ def print_memory(mem):
 
 # ---------------------------------------------------------------- memory probe
 MEMPROBE_METHODS = {"ours dense f32": {"mode": "dense"}, "ours sample a=0.95": {"mode": "sample", "alpha": 0.95},
-                    "ours sample a=0.80": {"mode": "sample", "alpha": 0.80}, "torch sdpa f32": None}
+                    "ours sample a=0.80": {"mode": "sample", "alpha": 0.80}, "ours slash": {"mode": "sample_slash"},
+                    "torch sdpa f32": None}
 
 
 def _status_kb(field):
@@ -428,7 +431,7 @@ def run_memprobes(args, chosen, torch_ok):
     rows = []
     for length, folder in sorted(chosen.items()):
         for method in MEMPROBE_METHODS:
-            if MEMPROBE_METHODS[method] is None and not torch_ok:
+            if (MEMPROBE_METHODS[method] is None and not torch_ok) or (method == "ours slash" and args.no_slash):
                 continue
             cmd = [sys.executable, str(Path(__file__).resolve()), "--_memprobe", method,
                    "--lengths", str(length), "--layers", str(layer), "--threads", str(threads),
@@ -459,6 +462,7 @@ def parse_args(argv=None):
     p.add_argument("--alphas", type=lambda s: [float(x) for x in s.split(",")], default=[0.95, 0.80])
     p.add_argument("--quick", action="store_true", help="8K only, 1 thread, 3 repeats")
     p.add_argument("--no-torch", action="store_true")
+    p.add_argument("--no-slash", action="store_true", help="skip the slash mode (library defaults)")
     p.add_argument("--no-memory", action="store_true", help="skip the memory probes")
     p.add_argument("--fp16", action="store_true", help="also time our dense kernel on float16 inputs")
     p.add_argument("--data-root", action="append", default=None,
