@@ -126,7 +126,8 @@ func buildPlan(_ pb: Problem, _ params: Params, threads: Int, ws: Workspace, row
                     panel.gather(from: keys, indices: idx.baseAddress!, range: 0..<idx.count)
                 }
                 let base = scratch + worker * perWorker
-                minima[hl] = sampledRowCRA(rows, head: kvHead * G + hl, plan: head, problem: pb, keys: keys, panel: panel,
+                minima[hl] = sampledRowCRA(rows, head: kvHead * G + hl, plan: head, sinks: sinkCount, problem: pb,
+                                           keys: keys, panel: panel,
                                            stats: stats(hl), q: base, scores: base + gsPad * dim,
                                            qrow: base + gsPad * (ldS + dim))
             }
@@ -155,11 +156,12 @@ func buildPlan(_ pb: Problem, _ params: Params, threads: Int, ws: Workspace, row
                 timeSample: timeSample, timeFilter: timeFilter, fallbackReason: reason)
 }
 
-/// Mean and min over the sampled rows of (window mass + mass on the head's indices outside the
-/// window + mass on its diagonal keys), using the rows' exact normalisers from stage 1.
-func sampledRowCRA(_ rows: SampleRows, head: Int, plan: HeadPlan, problem pb: Problem, keys: PackedKV, panel: PackedKV,
-                   stats: SampleStats, q: UnsafeMutablePointer<Float>, scores: UnsafeMutablePointer<Float>,
-                   qrow: UnsafeMutablePointer<Float>) -> (mean: Double, min: Double) {
+/// Mean and min over the sampled rows of (window mass outside the sinks + mass on the sinks and
+/// on the head's other indices outside the window + mass on its diagonal keys), using the rows'
+/// exact normalisers from stage 1. The first `sinks` indices are the sinks.
+func sampledRowCRA(_ rows: SampleRows, head: Int, plan: HeadPlan, sinks: Int, problem pb: Problem, keys: PackedKV,
+                   panel: PackedKV, stats: SampleStats, q: UnsafeMutablePointer<Float>,
+                   scores: UnsafeMutablePointer<Float>, qrow: UnsafeMutablePointer<Float>) -> (mean: Double, min: Double) {
     let dim = pb.dim, lds = PackedKV.paddedKeys(pb.sk)
     let qmul = pb.scale * Float(1.4426950408889634)
     var minimum = Double.infinity, total = 0.0
@@ -167,7 +169,7 @@ func sampledRowCRA(_ rows: SampleRows, head: Int, plan: HeadPlan, problem pb: Pr
     for group in rows.groups {
         let n = group.count, nPad = KernelTraits.roundUp(n, KernelTraits.rows)
         packQueries(pb.q, head: head, rows: group, scale: qmul, into: q, row: scores)
-        let used = plan.stripeCount(atPosition: pb.position(ofRow: group.upperBound - 1))
+        let used = max(plan.stripeCount(atPosition: pb.position(ofRow: group.upperBound - 1)), sinks)
         let tiles = KernelTraits.roundUp(used, KernelTraits.keyTile)
         var rt = 0
         while rt < nPad {
@@ -184,6 +186,9 @@ func sampledRowCRA(_ rows: SampleRows, head: Int, plan: HeadPlan, problem pb: Pr
             let lse = stats.rowLse2[index]
             var kept = Double(stats.rowWindowMass[index])
             for e in 0..<count { kept += Double(exp2s(row[e] - lse)) }
+            for e in count..<max(count, sinks) where plan.indices[e] <= pb.position(ofRow: i) {
+                kept += Double(exp2s(row[e] - lse))     // sinks inside the window
+            }
             if !plan.diagonals.isEmpty {
                 unpackQuery(q, row: r, dim: dim, into: qrow)
                 plan.forEachDiagonalKey(atPosition: pb.position(ofRow: i)) { j in

@@ -41,9 +41,9 @@ struct SampleRows {
 
 /// Stage-1 results of one query head.
 struct SampleStats {
-    let columnMass: UnsafeMutablePointer<Float>   // [sk]: sum of sampled P_ij with j <= p(i) - w
+    let columnMass: UnsafeMutablePointer<Float>   // [sk]: sum of sampled P_ij with j <= p(i) - w or j < sinks
     let rowLse2: UnsafeMutablePointer<Float>      // [sampled rows]: log2-sum-exp2 of the row's scores
-    let rowWindowMass: UnsafeMutablePointer<Float> // [sampled rows]: the row's mass inside its window
+    let rowWindowMass: UnsafeMutablePointer<Float> // [sampled rows]: the row's mass inside its window, sinks excluded
 
     func totalWindowMass(rows: Int) -> Double {
         var total = 0.0
@@ -104,8 +104,9 @@ func addScaled(_ dst: UnsafeMutablePointer<Float>, _ src: UnsafePointer<Float>, 
 }
 
 /// Stage 1 of the seed algorithm for groups[range] of one query head: exact softmax of each
-/// sampled row, its mass inside its window, and (added into `columnMass`, in group order so
-/// sums do not depend on threads) its mass per key outside the window; with `entries`, also
+/// sampled row, its mass inside its window past the first `sinks` keys, and (added into
+/// `columnMass`, in group order so sums do not depend on threads) its mass per key outside the
+/// window and on the sinks; with `entries`, also
 /// the row's large probabilities outside the window past the first `sinks` keys.
 func sampleGroups(_ rows: SampleRows, _ range: Range<Int>, head: Int, problem pb: Problem,
                   keys: PackedKV, window w: Int, firstRowIndex: Int, stats: SampleStats,
@@ -117,10 +118,13 @@ func sampleGroups(_ rows: SampleRows, _ range: Range<Int>, head: Int, problem pb
         groupExponentials(rows.groups[g], head: head, problem: pb, keys: keys, q: q, scores: scores,
                           lse2: stats.rowLse2 + sampleIndex) { r, p, row, inv in
             let windowStart = max(0, p - w + 1)
+            // The sinks' mass goes to their columns wherever they are (the window mass leaves
+            // them out): stage 2 applies alpha to the mass outside the sinks.
+            let sinkEnd = min(sinks, p + 1)
             var inside: Float = 0
-            for j in windowStart...p { inside += row[j] }
+            for j in max(windowStart, sinkEnd)..<(p + 1) { inside += row[j] }
             stats.rowWindowMass[sampleIndex + r] = inside * inv
-            addScaled(columnMass, row, windowStart, inv)   // keys 0 ... p - w
+            addScaled(columnMass, row, max(windowStart, sinkEnd), inv)   // keys 0 ... p - w, and the sinks
             entries?.record(sampleIndex + r, row: row, from: min(sinks, windowStart), to: windowStart, inv: inv)
         }
         sampleIndex += rows.groups[g].count

@@ -28,6 +28,7 @@ final class DiagonalTests: XCTestCase {
     func testRepeatedPassageIsKeptAlongItsDiagonal() {
         let c = copyCase()
         let dense = c.reference()
+        var withDiagonals: [Double] = []
         for (maxDiagonals, expectDiagonal) in [(Int32(64), true), (0, false)] {
             let p = params(SA_MODE_SAMPLE) { $0.max_diagonals = maxDiagonals }
             let plan = PlanHeads(c, p)
@@ -42,9 +43,10 @@ final class DiagonalTests: XCTestCase {
                 let mean = cra.reduce(0, +) / Double(cra.count)
                 if expectDiagonal {
                     XCTAssertGreaterThan(mean, 0.85, "head \(h): the passage's rows keep their key")
+                    withDiagonals.append(mean)
                 } else {
                     // The paper's mask: columns picked for the sampled rows only serve those rows.
-                    XCTAssertLessThan(mean, 0.5, "head \(h): without diagonals the passage is lost")
+                    XCTAssertLessThan(mean, withDiagonals[h] - 0.3, "head \(h): without diagonals the passage is lost")
                 }
             }
         }

@@ -187,6 +187,7 @@ def test_diagonal_stripes_keep_a_repeated_passage():
     mask) loses it. Output exact over the plan's mask either way."""
     q, k, v = copy_case()
     rows = np.arange(1000, 1400)
+    with_diagonals = []
     for max_diagonals in (64, 0):
         out, lse, plan = sampleattn.attention(q, k, v, layout="hsd", return_lse=True,
                                               return_plan=True, max_diagonals=max_diagonals)
@@ -202,6 +203,7 @@ def test_diagonal_stripes_keep_a_repeated_passage():
                 assert head.block_size == 1 and 700 in head.slash_blocks
                 assert len(head.slash_blocks) <= max_diagonals
                 assert cra.mean() > 0.85
+                with_diagonals.append(cra.mean())
             else:
                 assert head.block_size == 0 and len(head.slash_blocks) == 0
-                assert cra.mean() < 0.5
+                assert cra.mean() < with_diagonals[h] - 0.3
