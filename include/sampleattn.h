@@ -134,8 +134,18 @@ typedef struct sa_params {
     int32_t  block_size;    /* block granularity in tokens: 16, 32, 48, 64, 80 or 96; default 64 */
 } sa_params;
 
-/* Fill *p with the defaults above (struct_size = sizeof(sa_params)). NULL is a no-op. */
-SA_API void sa_params_default(sa_params *p);
+/* Fill the first `size` bytes of *p with the defaults above and set struct_size = size; fields
+   a newer library has past `size` take their defaults when it reads the struct. size > this
+   library's sa_params: the bytes past it are zeroed. SA_ERR_NULL_ARGUMENT for p NULL,
+   SA_ERR_STRUCT_SIZE for size < 40 (the 0.0 struct) or > 4096; nothing is written then. */
+SA_API sa_status sa_params_init(sa_params *p, size_t size);
+
+/* Fill *p with the defaults (struct_size = sizeof(sa_params)). NULL is a no-op. A macro over
+   sa_params_init with the size this header declares, so a newer library never writes past the
+   struct of a program compiled against an older header. The function itself (what programs
+   built against the 0.1 header call) fills the 0.1 struct, 72 bytes. */
+SA_API void sa_params_default(sa_params *p);   /* declared before the macro: the function */
+#define sa_params_default(p) ((void)sa_params_init((p), sizeof *(p)))
 
 /* ---------------------------------------------------------------- statistics */
 typedef struct sa_stats {

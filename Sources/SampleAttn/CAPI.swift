@@ -11,9 +11,22 @@ public func sa_version_number_impl() -> UInt32 { UInt32(SA_VERSION_MAJOR * 10000
 @_cdecl("sa_status_string")
 public func sa_status_string_impl(_ s: sa_status) -> UnsafePointer<CChar> { sac_status_message(s) }
 
+@_cdecl("sa_params_init")
+public func sa_params_init_impl(_ p: UnsafeMutablePointer<sa_params>?, _ size: Int) -> sa_status {
+    guard let p else { return SA_ERR_NULL_ARGUMENT }
+    guard size >= paramsSizeV0, size <= 4096 else { return SA_ERR_STRUCT_SIZE }
+    var defaults = defaultParams()
+    defaults.struct_size = UInt32(size)
+    let ours = MemoryLayout<sa_params>.size, raw = UnsafeMutableRawPointer(p)
+    withUnsafeBytes(of: &defaults) { raw.copyMemory(from: $0.baseAddress!, byteCount: min(size, ours)) }
+    if size > ours { raw.advanced(by: ours).initializeMemory(as: UInt8.self, repeating: 0, count: size - ours) }
+    return SA_OK
+}
+
+/// Programs built against the 0.1 header call this symbol; it fills their 0.1-sized struct.
 @_cdecl("sa_params_default")
 public func sa_params_default_impl(_ p: UnsafeMutablePointer<sa_params>?) {
-    p?.pointee = defaultParams()
+    _ = sa_params_init_impl(p, paramsSizeV01)
 }
 
 // MARK: contexts

@@ -27,6 +27,9 @@ enum Defaults {
 
 /// The size of sa_params in version 0.0 of the API (fields up to and including `flags`).
 let paramsSizeV0 = 40
+/// The size of sa_params in version 0.1 (up to `block_size`): what the sa_params_default symbol
+/// fills, forever (later headers call sa_params_init with their own size).
+let paramsSizeV01 = 72
 
 func defaultParams() -> sa_params {
     var p = sa_params()

@@ -256,8 +256,53 @@ static void test_params_default(void) {
     CHECK(p.min_stripes == 0 && p.max_stripes == 0 && p.sample_group == 16 && p.max_diagonals == 64,
           "min_stripes %d max_stripes %d sample_group %d max_diagonals %d", (int)p.min_stripes,
           (int)p.max_stripes, (int)p.sample_group, (int)p.max_diagonals);
-    sa_params_default(NULL);   /* no-op */
+    (sa_params_default)(NULL);   /* no-op (the function: the macro would take sizeof *NULL) */
     CHECK(1, "sa_params_default(NULL)");
+}
+
+/* sa_params_init writes exactly the caller's size: a program compiled against an older, smaller
+   sa_params is never written past its struct, and a newer, larger one gets zeros past ours. */
+static void test_params_init(void) {
+    unsigned char buf[sizeof(sa_params) + 64];
+    sa_params ref;
+    sa_params_default(&ref);
+    const size_t sizes[] = {40, 52, sizeof(sa_params), sizeof(sa_params) + 28};
+    for (int i = 0; i < 4; i++) {
+        size_t n = sizes[i];
+        memset(buf, 0xA5, sizeof buf);
+        sa_status s = sa_params_init((sa_params *)(void *)buf, n);
+        int tail_ok = 1;
+        for (size_t b = n; b < sizeof buf; b++) tail_ok &= buf[b] == 0xA5;
+        for (size_t b = sizeof(sa_params); b < n; b++) tail_ok &= buf[b] == 0;
+        uint32_t size;
+        memcpy(&size, buf, 4);
+        size_t common = n < sizeof(sa_params) ? n : sizeof(sa_params);
+        CHECK(s == SA_OK && size == n && tail_ok && memcmp(buf + 4, (unsigned char *)&ref + 4, common - 4) == 0,
+              "sa_params_init(size %zu): status %d, struct_size %u, bytes past the size or the defaults wrong",
+              n, (int)s, (unsigned)size);
+    }
+    /* A struct larger than ours with zeros past it is accepted by a call. */
+    float x[8 * 2 * 8] = {0}, y[8 * 2 * 8];
+    sa_tensor t = {x, SA_DTYPE_F32, 0, 8, 2, 8, 16, 8};   /* [8 tokens, 2 heads, 8] */
+    sa_tensor o = {y, SA_DTYPE_F32, 0, 8, 2, 8, 16, 8};
+    sa_context *ctx = sa_context_new(1);
+    sa_params_init((sa_params *)(void *)buf, sizeof(sa_params) + 28);
+    CHECK(sa_attention(ctx, (const sa_params *)(void *)buf, &t, &t, &t, &o, NULL, NULL) == SA_OK,
+          "a larger struct_size with a zero tail: %s", sa_context_last_error(ctx));
+    sa_context_free(ctx);
+    memset(buf, 0xA5, sizeof buf);
+    CHECK(sa_params_init((sa_params *)(void *)buf, 39) == SA_ERR_STRUCT_SIZE && buf[0] == 0xA5,
+          "size 39: refused, nothing written");
+    CHECK(sa_params_init(NULL, sizeof(sa_params)) == SA_ERR_NULL_ARGUMENT, "NULL");
+    /* The function (not the macro): what a 0.1 program calls; it fills 72 bytes. */
+    memset(buf, 0xA5, sizeof buf);
+    (sa_params_default)((sa_params *)(void *)buf);
+    uint32_t size;
+    int32_t block_size;
+    memcpy(&size, buf, 4);
+    memcpy(&block_size, buf + 68, 4);
+    CHECK(size == 72 && block_size == 64 && buf[72] == 0xA5, "sa_params_default: struct_size %u, block_size %d",
+          (unsigned)size, (int)block_size);
 }
 
 static void test_context(void) {
@@ -599,6 +644,7 @@ int main(void) {
     test_version();
     test_status_strings();
     test_params_default();
+    test_params_init();
     test_context();
     test_features();
     test_dense();

@@ -93,7 +93,7 @@ SA_FLAG_ALL = SA_FLAG_SHARE_KV_GROUP | SA_FLAG_FORCE_SPARSE
 
 class sa_params(Structure):
     _fields_ = [
-        ("struct_size", c_uint32),   # sizeof(sa_params), set by sa_params_default
+        ("struct_size", c_uint32),   # sizeof(sa_params), set by sa_params_init
         ("mode", c_int32),           # SA_MODE_*; default SA_MODE_SAMPLE
         ("alpha", c_float),          # target CRA of the sampled rows, (0, 1]; default 0.95
         ("window_ratio", c_float),   # local window = ceil(window_ratio * S_k) keys, [0, 1]; default 0.08
@@ -189,7 +189,9 @@ _proto("sa_version_string", c_char_p)
 _proto("sa_version_number", c_uint32)
 # SA_API const char *sa_status_string(sa_status s);
 _proto("sa_status_string", c_char_p, sa_status)
-# SA_API void sa_params_default(sa_params *p);
+# SA_API sa_status sa_params_init(sa_params *p, size_t size);
+_proto("sa_params_init", sa_status, POINTER(sa_params), ctypes.c_size_t)
+# SA_API void (sa_params_default)(sa_params *p);   /* the 0.1 struct; C callers get sa_params_init */
 _proto("sa_params_default", None, POINTER(sa_params))
 # SA_API sa_context *sa_context_new(int32_t n_threads);
 _proto("sa_context_new", sa_context_p, c_int32)

@@ -175,7 +175,9 @@ def _make_params(mode, alpha, window_ratio, sample_ratio, sink_tokens, scale, mi
                  sample_group, alpha_column=None, alpha_slash=None, chunk_n=None,
                  block_size=None, max_diagonals=None) -> sa_params:
     p = sa_params()
-    _capi.lib().sa_params_default(byref(p))   # defaults (and struct_size) from the library
+    status = _capi.lib().sa_params_init(byref(p), sizeof(p))   # defaults and struct_size
+    if status:
+        raise _bad(status, "sa_params_init: " + status_string(status))
     p.mode = _mode(mode)
     p.alpha = _float(alpha, "alpha")
     p.window_ratio = _float(window_ratio, "window_ratio")
