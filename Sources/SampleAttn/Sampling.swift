@@ -106,8 +106,8 @@ func addScaled(_ dst: UnsafeMutablePointer<Float>, _ src: UnsafePointer<Float>, 
 /// Stage 1 of the seed algorithm for groups[range] of one query head: exact softmax of each
 /// sampled row, its mass inside its window past the first `sinks` keys, and (added into
 /// `columnMass`, in group order so sums do not depend on threads) its mass per key outside the
-/// window and on the sinks; with `entries`, also
-/// the row's large probabilities outside the window past the first `sinks` keys.
+/// window and on the sinks; with `entries`, also the row's large probabilities outside the
+/// window past the sinks.
 func sampleGroups(_ rows: SampleRows, _ range: Range<Int>, head: Int, problem pb: Problem,
                   keys: PackedKV, window w: Int, firstRowIndex: Int, stats: SampleStats,
                   entries: SampledEntries?, sinks: Int,
