@@ -1,9 +1,9 @@
 /// Stage 2, score-based key filtering: the fewest stripes that bring the sampled rows' kept mass
 /// outside the forced sinks (window + stripes) to alpha of that mass. Stripes are key columns
-/// (the paper) and, when `maxDiagonals` > 0, diagonals (key p - delta for every row p). Both are taken greedily by the
-/// sampled mass they still add: a diagonal's mass comes from many rows at one offset, which is
-/// what a repeated passage looks like, and picking one removes its entries from the columns'
-/// masses (and the reverse), so a row's key is never paid for twice.
+/// (the paper) and, when `maxDiagonals` > 0, diagonals (key p - delta for every row p). Both are
+/// taken greedily by the sampled mass they still add: a diagonal's mass comes from many rows at
+/// one offset, which is what a repeated passage looks like, and picking one removes its entries
+/// from the columns' masses (and the reverse), so a row's key is never paid for twice.
 
 /// Stage-1 probabilities large enough to matter for diagonals: per sampled row, the keys outside
 /// its window (sinks excluded) with probability >= 1 / capacity, ascending. At most `capacity`

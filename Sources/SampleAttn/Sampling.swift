@@ -120,11 +120,11 @@ func sampleGroups(_ rows: SampleRows, _ range: Range<Int>, head: Int, problem pb
             let windowStart = max(0, p - w + 1)
             // The sinks' mass goes to their columns wherever they are (the window mass leaves
             // them out): stage 2 applies alpha to the mass outside the sinks.
-            let sinkEnd = min(sinks, p + 1)
+            let textStart = max(windowStart, min(sinks, p + 1))
             var inside: Float = 0
-            for j in max(windowStart, sinkEnd)..<(p + 1) { inside += row[j] }
+            for j in textStart..<(p + 1) { inside += row[j] }
             stats.rowWindowMass[sampleIndex + r] = inside * inv
-            addScaled(columnMass, row, max(windowStart, sinkEnd), inv)   // keys 0 ... p - w, and the sinks
+            addScaled(columnMass, row, textStart, inv)   // keys 0 ... p - w, and the sinks
             entries?.record(sampleIndex + r, row: row, from: min(sinks, windowStart), to: windowStart, inv: inv)
         }
         sampleIndex += rows.groups[g].count

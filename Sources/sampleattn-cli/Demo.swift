@@ -37,7 +37,8 @@ struct Demo: ParsableCommand {
     func run() throws {
         let runner = try Runner(threads: threads)
         defer { runner.free() }
-        print("libsampleattn \(String(cString: sa_version_string_impl())) demo on \(data), mode \(mode), alpha \(mode == "slash" ? "\(sparseParams().alpha_column)/\(sparseParams().alpha_slash)" : "\(alpha)"), \(sa_context_n_threads_impl(runner.context)) threads")
+        let sparse = sparseParams()
+        print("libsampleattn \(String(cString: sa_version_string_impl())) demo on \(data), mode \(mode), alpha \(mode == "slash" ? "\(sparse.alpha_column)/\(sparse.alpha_slash)" : "\(alpha)"), \(sa_context_n_threads_impl(runner.context)) threads")
         print("layer  tokens  dense_ms  sample_ms  speedup  density  true_CRA_mean  true_CRA_min_head  rel_err_median  dense_heads")
         for layerIndex in layers.split(separator: ",").compactMap({ Int($0) }) {
             let layer = try RealLayer(folder: data, layer: layerIndex)
@@ -47,7 +48,7 @@ struct Demo: ParsableCommand {
             var stats = sa_stats()
             for _ in 0..<repeats {
                 dt.append(try runner.run(layer, Runner.params(mode: SA_MODE_DENSE), into: dense).seconds)
-                let r = try runner.run(layer, sparseParams(), into: sample)
+                let r = try runner.run(layer, sparse, into: sample)
                 st.append(r.seconds); stats = r.stats
             }
             let cra = sample.trueCRA(against: dense)

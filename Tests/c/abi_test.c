@@ -282,14 +282,13 @@ static void test_params_init(void) {
               n, (int)s, (unsigned)size);
     }
     /* A struct larger than ours with zeros past it is accepted by a call. */
-    float x[8 * 2 * 8] = {0}, y[8 * 2 * 8];
-    sa_tensor t = {x, SA_DTYPE_F32, 0, 8, 2, 8, 16, 8};   /* [8 tokens, 2 heads, 8] */
-    sa_tensor o = {y, SA_DTYPE_F32, 0, 8, 2, 8, 16, 8};
+    host_tensor t = make_tensor(8, 2, 8, 1), o = make_tensor(8, 2, 8, 0);
     sa_context *ctx = sa_context_new(1);
     sa_params_init((sa_params *)(void *)buf, sizeof(sa_params) + 28);
-    CHECK(sa_attention(ctx, (const sa_params *)(void *)buf, &t, &t, &t, &o, NULL, NULL) == SA_OK,
+    CHECK(sa_attention(ctx, (const sa_params *)(void *)buf, &t.view, &t.view, &t.view, &o.view, NULL, NULL) == SA_OK,
           "a larger struct_size with a zero tail: %s", sa_context_last_error(ctx));
     sa_context_free(ctx);
+    free(t.data); free(o.data);
     memset(buf, 0xA5, sizeof buf);
     CHECK(sa_params_init((sa_params *)(void *)buf, 39) == SA_ERR_STRUCT_SIZE && buf[0] == 0xA5,
           "size 39: refused, nothing written");

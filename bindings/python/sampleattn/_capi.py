@@ -191,7 +191,7 @@ _proto("sa_version_number", c_uint32)
 _proto("sa_status_string", c_char_p, sa_status)
 # SA_API sa_status sa_params_init(sa_params *p, size_t size);
 _proto("sa_params_init", sa_status, POINTER(sa_params), ctypes.c_size_t)
-# SA_API void (sa_params_default)(sa_params *p);   /* the 0.1 struct; C callers get sa_params_init */
+# SA_API void sa_params_default(sa_params *p);   /* the 0.1 struct; in C a macro over sa_params_init */
 _proto("sa_params_default", None, POINTER(sa_params))
 # SA_API sa_context *sa_context_new(int32_t n_threads);
 _proto("sa_context_new", sa_context_p, c_int32)
