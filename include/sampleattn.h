@@ -35,11 +35,11 @@ extern "C" {
 
 /* ---------------------------------------------------------------- versions */
 #define SA_VERSION_MAJOR 0
-#define SA_VERSION_MINOR 1
+#define SA_VERSION_MINOR 2
 #define SA_VERSION_PATCH 0
 #define SA_VERSION_NUMBER (SA_VERSION_MAJOR * 10000 + SA_VERSION_MINOR * 100 + SA_VERSION_PATCH)
 
-SA_API const char *sa_version_string(void);   /* "0.1.0" */
+SA_API const char *sa_version_string(void);   /* "0.2.0" */
 SA_API uint32_t    sa_version_number(void);   /* MAJOR*10000 + MINOR*100 + PATCH */
 
 /* ---------------------------------------------------------------- status codes */
@@ -132,6 +132,13 @@ typedef struct sa_params {
     float    alpha_slash;   /* share the diagonal (slash) blocks alone reach, chosen first, (0, 1]; default 0.95 */
     int32_t  chunk_n;       /* sampled query blocks: the last block of each of chunk_n segments, [1, 64]; default 2 */
     int32_t  block_size;    /* block granularity in tokens: 16, 32, 48, 64, 80 or 96; default 64 */
+    /* --- appended in 0.2 --- */
+    float    alpha_correction; /* SA_MODE_SAMPLE: stripes chosen on some sampled rows keep less of
+                               other rows' mass than of their own. A held-out check measures it (4
+                               times: stripes chosen without a quarter of the sampled row groups,
+                               their kept share of that quarter's mass) and alpha is raised, up to 1,
+                               by alpha_correction x (alpha - that share). [0, 16]; default 1;
+                               0 = the paper's rule (alpha on the sampled rows) */
 } sa_params;
 
 /* Fill the first `size` bytes of *p with the defaults above and set struct_size = size; fields

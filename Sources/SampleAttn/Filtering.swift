@@ -83,16 +83,20 @@ private struct Candidates {
     }
 }
 
+/// Selected stripes of one head: key columns (sinks excluded) and diagonal offsets, ascending.
+typealias Stripes = (columns: [Int], diagonals: [Int])
+
 /// Selected stripes of one head: columns (ascending, sinks excluded) and diagonal offsets
 /// (ascending, each >= window).
 /// - columnMass: sampled mass per key outside each row's window ([sk]).
-/// - windowMass: total mass of the sampled rows inside their windows.
-/// - positions: the sampled rows' positions, in stage-1 order; entries: their large entries
+/// - windowMass: total mass of the rows inside their windows.
+/// - rows: the sampled rows (indices in stage-1 order) the masses come from.
+/// - positions: all sampled rows' positions, in stage-1 order; entries: their large entries
 ///   (nil when maxDiagonals is 0).
 /// - candidates: columns in [sinks, sk - window), diagonals in [window, sk).
 func selectStripes(columnMass: UnsafePointer<Float>, sk: Int, window: Int, windowMass: Double,
-                   positions: [Int], entries: SampledEntries?, alpha: Float, sinks: Int,
-                   minStripes: Int, maxStripes: Int, maxDiagonals: Int) -> (columns: [Int], diagonals: [Int]) {
+                   rows: [Int], positions: [Int], entries: SampledEntries?, alpha: Float, sinks: Int,
+                   minStripes: Int, maxStripes: Int, maxDiagonals: Int) -> Stripes {
     let firstCandidate = min(sinks, sk)
     let endCandidate = max(firstCandidate, sk - window)
     // alpha applies to the mass outside the forced sinks: heads that park most of their
@@ -102,7 +106,7 @@ func selectStripes(columnMass: UnsafePointer<Float>, sk: Int, window: Int, windo
     var sinkMass = 0.0
     for j in 0..<firstCandidate { sinkMass += Double(columnMass[j]) }
     var kept = windowMass
-    let target = Double(alpha) * (Double(positions.count) - sinkMass)
+    let target = Double(alpha) * (Double(rows.count) - sinkMass)
 
     var column = [Double](repeating: 0, count: sk)
     var initial: [(mass: Double, id: Int)] = []
@@ -120,7 +124,8 @@ func selectStripes(columnMass: UnsafePointer<Float>, sk: Int, window: Int, windo
         byKey = Array(repeating: [], count: sk)
         byOffset = Array(repeating: [], count: sk)
         alive = Array(repeating: true, count: positions.count * SampledEntries.capacity)
-        for (i, p) in positions.enumerated() {
+        for i in rows {
+            let p = positions[i]
             for s in 0..<Int(e.counts[i]) {
                 let id = i * SampledEntries.capacity + s
                 let j = Int(e.keys[id])
@@ -179,20 +184,78 @@ func selectStripes(columnMass: UnsafePointer<Float>, sk: Int, window: Int, windo
     return (columns.sorted(), diagonals.sorted())
 }
 
-/// The sampled rows' kept mass over a final mask (window + `indices` outside the window +
-/// `diagonals`): the window mass, the column sums of the indices, and the recorded entries the
-/// diagonals add (keys not already among the indices).
+/// The kept mass of sampled `rows` over a final mask (window + `indices` outside the window +
+/// `diagonals`): their window mass, their column sums of the indices, and the recorded entries
+/// the diagonals add (keys not already among the indices).
 func estimatedKept(indices: [Int], diagonals: [Int], columnMass: UnsafePointer<Float>, windowMass: Double,
-                   positions: [Int], entries: SampledEntries?) -> Double {
+                   rows: [Int], positions: [Int], entries: SampledEntries?) -> Double {
     var kept = windowMass
     for j in indices { kept += Double(columnMass[j]) }
     guard !diagonals.isEmpty, let e = entries else { return kept }
     let onDiagonal = Set(diagonals), selected = Set(indices)
-    for (i, p) in positions.enumerated() {
+    for i in rows {
+        let p = positions[i]
         for s in 0..<Int(e.counts[i]) {
             let id = i * SampledEntries.capacity + s, j = Int(e.keys[id])
             if onDiagonal.contains(p - j) && !selected.contains(j) { kept += Double(e.probs[id]) }
         }
     }
     return kept
+}
+
+/// One partition of the sampled row groups: its rows' column sums, its rows, and the other rows.
+struct SampleFold {
+    let columnMass: UnsafePointer<Float>
+    let rows: [Int]
+    let otherRows: [Int]
+}
+
+/// Stage 2 of one head from its stage-1 sums (`stats`: totals over all sampled rows).
+struct HeadSelection {
+    let sk: Int, window: Int, sinks: Int
+    let positions: [Int]
+    let entries: SampledEntries?
+    let stats: SampleStats
+    let params: Params
+
+    func select(columnMass: UnsafePointer<Float>, rows: [Int], alpha: Float) -> Stripes {
+        selectStripes(columnMass: columnMass, sk: sk, window: window, windowMass: stats.windowMass(of: rows),
+                      rows: rows, positions: positions, entries: entries, alpha: alpha, sinks: sinks,
+                      minStripes: params.minStripes, maxStripes: params.maxStripes,
+                      maxDiagonals: params.maxDiagonals)
+    }
+
+    /// The held-out kept share: per fold, the stripes chosen on the other folds' rows at alpha,
+    /// and the share of the fold's own mass outside the sinks they keep; summed over the folds.
+    /// Stripes fitted to the rows that chose them keep less of other rows' mass (on SmolLM2-135M
+    /// heads that read per-row retrieved keys, about half of it), and stage 2 sees only the
+    /// rows that chose them.
+    func heldOutShare(_ folds: [SampleFold]) -> Double {
+        var others = [Float](repeating: 0, count: sk)
+        var kept = 0.0, total = 0.0
+        for fold in folds {
+            for j in 0..<sk { others[j] = stats.columnMass[j] - fold.columnMass[j] }
+            let pick = others.withUnsafeBufferPointer {
+                select(columnMass: $0.baseAddress!, rows: fold.otherRows, alpha: params.alpha)
+            }
+            kept += estimatedKept(indices: pick.columns, diagonals: pick.diagonals, columnMass: fold.columnMass,
+                                  windowMass: stats.windowMass(of: fold.rows), rows: fold.rows,
+                                  positions: positions, entries: entries)
+            var sinkMass = 0.0
+            for j in 0..<min(sinks, sk) { sinkMass += Double(fold.columnMass[j]) }
+            total += Double(fold.rows.count) - sinkMass
+        }
+        return total > 0 ? kept / total : 1
+    }
+
+    /// The head's stripes: alpha raised by alpha_correction x the held-out shortfall (up to 1;
+    /// with fewer than 2 folds, or a correction of 0, the paper's rule).
+    func stripes(folds: [SampleFold], allRows: [Int]) -> Stripes {
+        var alpha = params.alpha
+        if params.alphaCorrection > 0 && folds.count >= 2 {
+            let shortfall = Double(params.alpha) - heldOutShare(folds)
+            if shortfall > 0 { alpha = Float(min(1, Double(params.alpha) + Double(params.alphaCorrection) * shortfall)) }
+        }
+        return select(columnMass: stats.columnMass, rows: allRows, alpha: alpha)
+    }
 }

@@ -11,6 +11,7 @@ enum KernelTraits {
     static let dimMultiple = 8       // head_dim granularity (one SIMD8)
     static let maxDim = 256
     static let planPartitions = 4    // fixed split of stage-1 sums, so results do not depend on threads
+    static let heldOutFolds = 4      // stage 2's held-out check: sampled rows split by offset in their group
 
     /// Rounds n up to a multiple of m.
     @inline(__always) static func roundUp(_ n: Int, _ m: Int) -> Int { (n + m - 1) / m * m }

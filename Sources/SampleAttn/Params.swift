@@ -23,6 +23,10 @@ enum Defaults {
     static let alphaSlash: Float = 0.95
     static let chunkN: Int32 = 2
     static let blockSize: Int32 = 64
+    // Gain on the held-out shortfall. 1 brought SmolLM2-135M from +3.6% to +0.2% perplexity
+    // (code 4K; density 0.24 -> 0.30) and kept Qwen2.5-Coder-0.5B at dense's perplexity (prose
+    // 8K; density 0.30 -> 0.38); docs/DEFAULTS.md.
+    static let alphaCorrection: Float = 1
 }
 
 /// The size of sa_params in version 0.0 of the API (fields up to and including `flags`).
@@ -51,6 +55,7 @@ func defaultParams() -> sa_params {
     p.alpha_slash = Defaults.alphaSlash
     p.chunk_n = Defaults.chunkN
     p.block_size = Defaults.blockSize
+    p.alpha_correction = Defaults.alphaCorrection
     return p
 }
 
@@ -74,6 +79,7 @@ struct Params: Equatable {
     var alphaSlash: Float
     var chunkN: Int
     var blockSize: Int
+    var alphaCorrection: Float   // seed mode; 0 = alpha on the sampled rows (the paper)
 
     /// Reads a caller's sa_params honouring its struct_size: fields past it keep their defaults,
     /// bytes past our own struct must be zero (a newer caller asking for something we lack).
@@ -130,6 +136,9 @@ struct Params: Equatable {
         guard p.block_size >= 16, p.block_size <= Int32(KernelTraits.queryBlock), p.block_size % 16 == 0 else {
             throw bad("block_size \(p.block_size) must be a multiple of 16 in [16, \(KernelTraits.queryBlock)]")
         }
+        guard p.alpha_correction >= 0, p.alpha_correction <= 16 else {
+            throw bad("alpha_correction \(p.alpha_correction) must be in [0, 16] (0 = the paper's rule)")
+        }
         mode = p.mode
         alpha = p.alpha
         windowRatio = p.window_ratio
@@ -148,5 +157,6 @@ struct Params: Equatable {
         alphaSlash = p.alpha_slash
         chunkN = Int(p.chunk_n)
         blockSize = Int(p.block_size)
+        alphaCorrection = p.alpha_correction
     }
 }

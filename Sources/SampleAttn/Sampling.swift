@@ -8,11 +8,19 @@ import CSampleAttn
 /// always ending at the last row (scores of a group come from one matrix product).
 struct SampleRows {
     let groups: [Range<Int>]     // row ranges, ascending, disjoint
-    let count: Int               // total sampled rows
+    let firstRow: [Int]          // index of each group's first row among the sampled rows, then count
+    var count: Int { firstRow.last! }
 
     init(groups: [Range<Int>]) {
         self.groups = groups
-        count = groups.reduce(0) { $0 + $1.count }
+        var first = [0]
+        for g in groups { first.append(first.last! + g.count) }
+        firstRow = first
+    }
+
+    /// The sampled rows (indices in stage-1 order) at offset r in their group with r % folds == fold.
+    func rowIndices(fold: Int, of folds: Int) -> [Int] {
+        groups.indices.flatMap { g in stride(from: firstRow[g] + fold, to: firstRow[g + 1], by: folds) }
     }
 
     init(sq: Int, ratio: Float, groupSize: Int) {
@@ -34,8 +42,7 @@ struct SampleRows {
                 groups.append(start..<start + gs)
             }
         }
-        self.groups = groups
-        count = groups.reduce(0) { $0 + $1.count }
+        self.init(groups: groups)
     }
 }
 
@@ -45,9 +52,9 @@ struct SampleStats {
     let rowLse2: UnsafeMutablePointer<Float>      // [sampled rows]: log2-sum-exp2 of the row's scores
     let rowWindowMass: UnsafeMutablePointer<Float> // [sampled rows]: the row's mass inside its window, sinks excluded
 
-    func totalWindowMass(rows: Int) -> Double {
+    func windowMass(of rows: [Int]) -> Double {
         var total = 0.0
-        for i in 0..<rows { total += Double(rowWindowMass[i]) }
+        for i in rows { total += Double(rowWindowMass[i]) }
         return total
     }
 }
@@ -103,18 +110,19 @@ func addScaled(_ dst: UnsafeMutablePointer<Float>, _ src: UnsafePointer<Float>, 
     while j < n { dst[j] += src[j] * scale; j += 1 }
 }
 
-/// Stage 1 of the seed algorithm for groups[range] of one query head: exact softmax of each
-/// sampled row, its mass inside its window past the first `sinks` keys, and (added into
-/// `columnMass`, in group order so sums do not depend on threads) its mass per key outside the
-/// window and on the sinks; with `entries`, also the row's large probabilities outside the
+/// Stage 1 of the seed algorithm for the groups `groupIndices` of one query head: exact softmax
+/// of each sampled row, its mass inside its window past the first `sinks` keys, and its mass per
+/// key outside the window and on the sinks, added (in group order, so sums do not depend on
+/// threads) into fold r % folds of `foldMass` (fold f at foldMass + f * foldStride) for the row
+/// at offset r in its group; with `entries`, also the row's large probabilities outside the
 /// window past the sinks.
-func sampleGroups(_ rows: SampleRows, _ range: Range<Int>, head: Int, problem pb: Problem,
-                  keys: PackedKV, window w: Int, firstRowIndex: Int, stats: SampleStats,
+func sampleGroups(_ rows: SampleRows, _ groupIndices: [Int], head: Int, problem pb: Problem,
+                  keys: PackedKV, window w: Int, stats: SampleStats,
                   entries: SampledEntries?, sinks: Int,
-                  columnMass: UnsafeMutablePointer<Float>, q: UnsafeMutablePointer<Float>,
-                  scores: UnsafeMutablePointer<Float>) {
-    var sampleIndex = firstRowIndex
-    for g in range {
+                  foldMass: UnsafeMutablePointer<Float>, foldStride: Int, folds: Int,
+                  q: UnsafeMutablePointer<Float>, scores: UnsafeMutablePointer<Float>) {
+    for g in groupIndices {
+        let sampleIndex = rows.firstRow[g]
         groupExponentials(rows.groups[g], head: head, problem: pb, keys: keys, q: q, scores: scores,
                           lse2: stats.rowLse2 + sampleIndex) { r, p, row, inv in
             let windowStart = max(0, p - w + 1)
@@ -124,10 +132,9 @@ func sampleGroups(_ rows: SampleRows, _ range: Range<Int>, head: Int, problem pb
             var inside: Float = 0
             for j in textStart..<(p + 1) { inside += row[j] }
             stats.rowWindowMass[sampleIndex + r] = inside * inv
-            addScaled(columnMass, row, textStart, inv)   // keys 0 ... p - w, and the sinks
+            addScaled(foldMass + (r % folds) * foldStride, row, textStart, inv)   // keys 0 ... p - w, and the sinks
             entries?.record(sampleIndex + r, row: row, from: min(sinks, windowStart), to: windowStart, inv: inv)
         }
-        sampleIndex += rows.groups[g].count
     }
 }
 

@@ -15,7 +15,7 @@ struct Runner {
 
     static func params(mode: Int32, alpha: Float = 0.95, edit: (inout sa_params) -> Void = { _ in }) -> sa_params {
         var p = sa_params()
-        sa_params_default_impl(&p)
+        _ = sa_params_init_impl(&p, MemoryLayout<sa_params>.size)
         p.mode = mode
         p.alpha = alpha
         edit(&p)

@@ -171,6 +171,37 @@ final class SampleModeTests: XCTestCase {
         }
     }
 
+    /// Rows that each read their own far key (retrieval heads): stripes chosen on the sampled rows
+    /// serve only those rows, so the paper's rule keeps far less than alpha of the other rows'
+    /// mass. The held-out check (stripes chosen without some rows, measured on them) sees the
+    /// shortfall and raises alpha; where all rows share their keys it changes little.
+    func testHeldOutCorrectionServesUnsampledRows() {
+        let sk = 2048, window = 205     // sparse(): window_ratio 0.1
+        let c = Case(sq: sk, sk: sk, hq: 2, hkv: 1, dim: 64, seed: 31)
+        var rng = SeededRandom(77)
+        for p in (window + 8)..<sk {
+            let target = 4 + Int(rng.next() % UInt64(p - window - 4))
+            for h in 0..<2 { for d in 0..<64 { c.q.set(p, h, d, Float(c.q.get(p, h, d) + 6 * c.k.get(target, 0, d))) } }
+        }
+        let dense = c.reference().lse
+        func trueCRA(_ plan: PlanHeads) -> Double {
+            let masked = c.reference(keep: plan.keep).lse
+            let cra = (0..<2).flatMap { h in (sk / 2..<sk).map { Foundation.exp(masked[h * sk + $0] - dense[h * sk + $0]) } }
+            return cra.reduce(0, +) / Double(cra.count)
+        }
+        let paper = trueCRA(PlanHeads(c, sparse { $0.alpha = 0.9; $0.alpha_correction = 0 }))
+        let corrected = trueCRA(PlanHeads(c, sparse { $0.alpha = 0.9 }))
+        XCTAssertLessThan(paper, 0.8, "the sampled rows' stripes serve other rows")
+        XCTAssertGreaterThan(corrected, 0.88)
+
+        let shared = structuredCase(sq: 1024, sk: 1024, hq: 2, hkv: 1)
+        func density(_ plan: PlanHeads) -> Double {
+            plan.heads.map(\.info.density).reduce(0, +) / 2
+        }
+        let base = density(PlanHeads(shared, sparse { $0.alpha_correction = 0 }))
+        XCTAssertLessThan(density(PlanHeads(shared, sparse())), base * 1.15 + 0.01, "shared keys: little to correct")
+    }
+
     func testThreadCountIndependence() {
         let c = structuredCase(sq: 400, sk: 400, hq: 4, hkv: 2)
         c.run(sparse(), threads: 1)

@@ -145,7 +145,7 @@ struct Case {
 
 func params(_ mode: Int32 = SA_MODE_DENSE, _ edit: (inout sa_params) -> Void = { _ in }) -> sa_params {
     var p = sa_params()
-    sa_params_default_impl(&p)
+    _ = sa_params_init_impl(&p, MemoryLayout<sa_params>.size)
     p.mode = mode
     edit(&p)
     return p

@@ -28,7 +28,7 @@ LAYOUT(sa_tensor, head_dim, 32);
 LAYOUT(sa_tensor, stride_token, 40);
 LAYOUT(sa_tensor, stride_head, 48);
 
-_Static_assert(sizeof(sa_params) == 72 && _Alignof(sa_params) == 4, "sa_params size");
+_Static_assert(sizeof(sa_params) == 76 && _Alignof(sa_params) == 4, "sa_params size");
 LAYOUT(sa_params, struct_size, 0);
 LAYOUT(sa_params, mode, 4);
 LAYOUT(sa_params, alpha, 8);
@@ -47,6 +47,7 @@ LAYOUT(sa_params, alpha_column, 56);
 LAYOUT(sa_params, alpha_slash, 60);
 LAYOUT(sa_params, chunk_n, 64);
 LAYOUT(sa_params, block_size, 68);
+LAYOUT(sa_params, alpha_correction, 72);   /* 72 = the 0.1 size */
 
 _Static_assert(sizeof(sa_stats) == 96 && _Alignof(sa_stats) == 8, "sa_stats size");
 LAYOUT(sa_stats, struct_size, 0);
@@ -256,6 +257,7 @@ static void test_params_default(void) {
     CHECK(p.min_stripes == 0 && p.max_stripes == 0 && p.sample_group == 16 && p.max_diagonals == 64,
           "min_stripes %d max_stripes %d sample_group %d max_diagonals %d", (int)p.min_stripes,
           (int)p.max_stripes, (int)p.sample_group, (int)p.max_diagonals);
+    CHECK(p.alpha_correction == 1.0f, "alpha_correction %g", p.alpha_correction);
     (sa_params_default)(NULL);   /* no-op (the function: the macro would take sizeof *NULL) */
     CHECK(1, "sa_params_default(NULL)");
 }
@@ -266,8 +268,8 @@ static void test_params_init(void) {
     unsigned char buf[sizeof(sa_params) + 64];
     sa_params ref;
     sa_params_default(&ref);
-    const size_t sizes[] = {40, 52, sizeof(sa_params), sizeof(sa_params) + 28};
-    for (int i = 0; i < 4; i++) {
+    const size_t sizes[] = {40, 52, 72, sizeof(sa_params), sizeof(sa_params) + 28};
+    for (int i = 0; i < 5; i++) {
         size_t n = sizes[i];
         memset(buf, 0xA5, sizeof buf);
         sa_status s = sa_params_init((sa_params *)(void *)buf, n);

@@ -19,7 +19,7 @@ from . import _loader
 
 # ---------------------------------------------------------------- versions
 SA_VERSION_MAJOR = 0
-SA_VERSION_MINOR = 1
+SA_VERSION_MINOR = 2
 SA_VERSION_PATCH = 0
 SA_VERSION_NUMBER = SA_VERSION_MAJOR * 10000 + SA_VERSION_MINOR * 100 + SA_VERSION_PATCH
 
@@ -113,6 +113,8 @@ class sa_params(Structure):
         ("alpha_slash", c_float),    # share the diagonal (slash) blocks alone reach, chosen first, (0, 1]; default 0.95
         ("chunk_n", c_int32),        # sampled query blocks: the last block of each of chunk_n segments, [1, 64]; default 2
         ("block_size", c_int32),     # block granularity in tokens: 16, 32, 48, 64, 80 or 96; default 64
+        # --- appended in 0.2 ---
+        ("alpha_correction", c_float),  # seed mode: alpha raised by this x the held-out shortfall, [0, 16]; default 1, 0 = the paper
     ]
 
 
@@ -183,7 +185,7 @@ def _proto(name, restype, *argtypes):
     _PROTOTYPES[name] = (restype, list(argtypes))
 
 
-# SA_API const char *sa_version_string(void);   /* "0.1.0" */
+# SA_API const char *sa_version_string(void);   /* "0.2.0" */
 _proto("sa_version_string", c_char_p)
 # SA_API uint32_t    sa_version_number(void);   /* MAJOR*10000 + MINOR*100 + PATCH */
 _proto("sa_version_number", c_uint32)

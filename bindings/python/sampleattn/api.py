@@ -60,7 +60,7 @@ def _bad(status: int, message: str) -> SampleAttnError:
 
 # ---------------------------------------------------------------- library info
 def version() -> str:
-    """The loaded library's version string, e.g. ``"0.1.0"``."""
+    """The loaded library's version string, e.g. ``"0.2.0"``."""
     return _capi.lib().sa_version_string().decode()
 
 
@@ -173,7 +173,7 @@ def _layout(layout: Any) -> str:
 def _make_params(mode, alpha, window_ratio, sample_ratio, sink_tokens, scale, min_seq_len,
                  max_density, share_kv_group, force_sparse, min_stripes, max_stripes,
                  sample_group, alpha_column=None, alpha_slash=None, chunk_n=None,
-                 block_size=None, max_diagonals=None) -> sa_params:
+                 block_size=None, max_diagonals=None, alpha_correction=None) -> sa_params:
     p = sa_params()
     status = _capi.lib().sa_params_init(byref(p), sizeof(p))   # defaults and struct_size
     if status:
@@ -198,6 +198,8 @@ def _make_params(mode, alpha, window_ratio, sample_ratio, sink_tokens, scale, mi
         p.sample_group = _int32(sample_group, "sample_group")
     if max_diagonals is not None:
         p.max_diagonals = _int32(max_diagonals, "max_diagonals")
+    if alpha_correction is not None:
+        p.alpha_correction = _float(alpha_correction, "alpha_correction")
     if alpha_column is not None:
         p.alpha_column = _float(alpha_column, "alpha_column")
     if alpha_slash is not None:
@@ -525,14 +527,15 @@ def attention(q, k, v, *, mode="sample", alpha=0.95, window_ratio=0.08, sample_r
               return_plan=False, min_seq_len=None, max_density=None, share_kv_group=False,
               force_sparse=False, min_stripes=None, max_stripes=None, sample_group=None,
               alpha_column=None, alpha_slash=None, chunk_n=None, block_size=None,
-              max_diagonals=None, out=None, stats=False):
+              max_diagonals=None, alpha_correction=None, out=None, stats=False):
     """Causal prefill attention.
 
     q: (S_q, H_q, d), k and v: (S_k, H_kv, d) for layout "shd"; (H, S, d) for layout "hsd".
     Query row i sits at position S_k - S_q + i; query head h reads K/V head h // (H_q // H_kv).
     mode: "dense" (exact), "sample" (SampleAttention) or "sample_slash".
     sink_tokens, min_seq_len, max_density, min_stripes, max_stripes, sample_group,
-    max_diagonals (seed mode's diagonal stripes; 0 = the paper's mask), and the slash-mode
+    max_diagonals (seed mode's diagonal stripes; 0 = the paper's mask), alpha_correction (seed
+    mode: alpha raised by this times the held-out shortfall; 0 = the paper's rule), and the slash-mode
     alpha_column, alpha_slash, chunk_n, block_size: None = the library's defaults. scale: None (or 0) = 1/sqrt(d). threads: 0 = OpenMP default.
     out: optional preallocated output (q's shape and layout; float32/float16/bfloat16).
 
@@ -545,7 +548,7 @@ def attention(q, k, v, *, mode="sample", alpha=0.95, window_ratio=0.08, sample_r
     params = _make_params(mode, alpha, window_ratio, sample_ratio, sink_tokens, scale,
                           min_seq_len, max_density, share_kv_group, force_sparse, min_stripes,
                           max_stripes, sample_group, alpha_column, alpha_slash, chunk_n, block_size,
-                          max_diagonals)
+                          max_diagonals, alpha_correction)
     call = _Call(q, k, v, layout, out, return_lse, stats)
     ctx = _context(threads)
     lib = _capi.lib()

@@ -38,7 +38,7 @@ __all__ = ["register", "unregister", "registered", "SampleAttentionFunction", "i
 _UNSUPPORTED_KWARGS = ("softcap", "position_bias", "s_aux", "sinks", "alibi_slopes", "head_mask")
 _OPTION_NAMES = ("window_ratio", "sample_ratio", "sink_tokens", "min_seq_len", "max_density",
                  "share_kv_group", "force_sparse", "min_stripes", "max_stripes", "sample_group",
-                 "max_diagonals", "alpha_column", "alpha_slash", "chunk_n", "block_size")
+                 "max_diagonals", "alpha_correction", "alpha_column", "alpha_slash", "chunk_n", "block_size")
 
 
 def _sdpa_function() -> Callable:
@@ -227,7 +227,7 @@ def register(name: str = "sampleattn", alpha: float = 0.95, min_prefill: int = 2
     options: ``sampleattn.attention`` keywords (window_ratio, sample_ratio (default here 0.1,
     see ``DEFAULT_OPTIONS``), sink_tokens,
     min_seq_len, max_density, share_kv_group, force_sparse, min_stripes, max_stripes,
-    sample_group, max_diagonals; for mode "slash" also alpha_column, alpha_slash, chunk_n, block_size).
+    sample_group, max_diagonals, alpha_correction; for mode "slash" also alpha_column, alpha_slash, chunk_n, block_size).
     Registering a name again replaces the function.
     """
     from transformers import AttentionInterface
