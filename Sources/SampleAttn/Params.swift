@@ -26,7 +26,7 @@ enum Defaults {
     // Gain on the held-out shortfall. 1 brought SmolLM2-135M from +3.6% to +0.2% perplexity
     // (code 4K; density 0.24 -> 0.30) and kept Qwen2.5-Coder-0.5B at dense's perplexity (prose
     // 8K; density 0.30 -> 0.38); docs/DEFAULTS.md.
-    static let alphaCorrection: Float = 1
+    static let alphaCorrection: Float = 2
 }
 
 /// The size of sa_params in version 0.0 of the API (fields up to and including `flags`).

@@ -21,6 +21,7 @@ struct Demo: ParsableCommand {
     @Option(help: "Dense fallback above this density.") var maxDensity: Float?
     @Option(help: "Sample mode: sampled share of the query rows.") var sampleRatio: Float?
     @Option(help: "Sample mode: at most this many diagonal stripes (0 = the paper's mask).") var maxDiagonals: Int32?
+    @Option(help: "Sample mode: gain on the held-out shortfall of alpha (0 = the paper's rule).") var alphaCorrection: Float?
 
     func sparseParams() -> sa_params {
         Runner.params(mode: mode == "slash" ? SA_MODE_SAMPLE_SLASH : SA_MODE_SAMPLE, alpha: alpha) { p in
@@ -31,6 +32,7 @@ struct Demo: ParsableCommand {
             if let maxDensity { p.max_density = maxDensity }
             if let sampleRatio { p.sample_ratio = sampleRatio }
             if let maxDiagonals { p.max_diagonals = maxDiagonals }
+            if let alphaCorrection { p.alpha_correction = alphaCorrection }
         }
     }
 

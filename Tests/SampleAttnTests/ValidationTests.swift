@@ -111,6 +111,9 @@ final class ValidationTests: XCTestCase {
         expect(SA_ERR_INVALID_PARAM) { $0.p.min_stripes = 10; $0.p.max_stripes = 5 }
         expect(SA_ERR_INVALID_PARAM) { $0.p.sample_group = 0 }
         expect(SA_ERR_INVALID_PARAM) { $0.p.max_diagonals = -1 }
+        expect(SA_ERR_INVALID_PARAM) { $0.p.alpha_correction = -1 }
+        expect(SA_ERR_INVALID_PARAM) { $0.p.alpha_correction = 17 }
+        expect(SA_ERR_INVALID_PARAM) { $0.p.alpha_correction = .nan }
         expect(SA_ERR_INVALID_MODE) { $0.p.mode = 7 }
         expect(SA_ERR_INVALID_MODE) { $0.p.mode = -1 }
         expect(SA_ERR_UNKNOWN_FLAG) { $0.p.flags = 1 << 20 }

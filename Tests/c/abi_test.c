@@ -257,7 +257,7 @@ static void test_params_default(void) {
     CHECK(p.min_stripes == 0 && p.max_stripes == 0 && p.sample_group == 16 && p.max_diagonals == 64,
           "min_stripes %d max_stripes %d sample_group %d max_diagonals %d", (int)p.min_stripes,
           (int)p.max_stripes, (int)p.sample_group, (int)p.max_diagonals);
-    CHECK(p.alpha_correction == 1.0f, "alpha_correction %g", p.alpha_correction);
+    CHECK(p.alpha_correction == 2.0f, "alpha_correction %g", p.alpha_correction);
     (sa_params_default)(NULL);   /* no-op (the function: the macro would take sizeof *NULL) */
     CHECK(1, "sa_params_default(NULL)");
 }

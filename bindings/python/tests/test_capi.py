@@ -114,7 +114,11 @@ def test_features():
 
 
 def test_params_default_via_capi():
+    # The function (what programs built against the 0.1 header call) fills the 0.1 struct.
     p = C.sa_params()
     C.sa_params_default(ctypes.byref(p))
-    assert p.struct_size == ctypes.sizeof(C.sa_params)
+    assert p.struct_size == 72 and p.alpha_correction == 0
     assert p.mode == C.SA_MODE_SAMPLE and abs(p.alpha - 0.95) < 1e-7 and p.sink_tokens == 4
+    p = C.sa_params()
+    assert C.sa_params_init(ctypes.byref(p), ctypes.sizeof(p)) == C.SA_OK
+    assert p.struct_size == ctypes.sizeof(C.sa_params) and p.alpha_correction == 2

@@ -184,13 +184,15 @@ def copy_case(s=1536, offset=700, span=(1000, 1400), seed=5):
 
 def test_diagonal_stripes_keep_a_repeated_passage():
     """Seed mode's diagonals: the passage's rows keep their key; max_diagonals=0 (the paper's
-    mask) loses it. Output exact over the plan's mask either way."""
+    mask) loses it. Output exact over the plan's mask either way. alpha_correction=0: the rows'
+    other attention is random, which the held-out check would answer with dense heads."""
     q, k, v = copy_case()
     rows = np.arange(1000, 1400)
     with_diagonals = []
     for max_diagonals in (64, 0):
         out, lse, plan = sampleattn.attention(q, k, v, layout="hsd", return_lse=True,
-                                              return_plan=True, max_diagonals=max_diagonals)
+                                              return_plan=True, max_diagonals=max_diagonals,
+                                              alpha_correction=0)
         check_plan(plan, 1536, 1536, 2)
         masks = [ref.plan_mask(h, 1536, 1536) for h in plan.heads]
         want, want_lse = ref.attention(q.transpose(1, 0, 2), k.transpose(1, 0, 2),
