@@ -114,7 +114,7 @@ class sa_params(Structure):
         ("chunk_n", c_int32),        # sampled query blocks: the last block of each of chunk_n segments, [1, 64]; default 2
         ("block_size", c_int32),     # block granularity in tokens: 16, 32, 48, 64, 80 or 96; default 64
         # --- appended in 0.2 ---
-        ("alpha_correction", c_float),  # seed mode: alpha raised by this x the held-out shortfall, [0, 16]; default 1, 0 = the paper
+        ("alpha_correction", c_float),  # seed mode: alpha raised by this x the held-out shortfall, [0, 16]; default 2, 0 = the paper
     ]
 
 
