@@ -133,12 +133,12 @@ typedef struct sa_params {
     int32_t  chunk_n;       /* sampled query blocks: the last block of each of chunk_n segments, [1, 64]; default 2 */
     int32_t  block_size;    /* block granularity in tokens: 16, 32, 48, 64, 80 or 96; default 64 */
     /* --- appended in 0.2 --- */
-    float    alpha_correction; /* SA_MODE_SAMPLE: stripes chosen on the sampled rows keep less of other
-                               rows' mass than of theirs. A held-out check measures it (for f = 0..3:
-                               stripes chosen without the rows at offsets = f mod 4 in each sampled
-                               group, their kept share of those rows' mass outside the sinks) and alpha is raised, up
-                               to 1, by alpha_correction x (alpha - that share). [0, 16]; default 2;
-                               0 = the paper's rule (alpha on the sampled rows) */
+    float    alpha_correction; /* SA_MODE_SAMPLE: stripes chosen on the sampled rows keep less of
+                               other rows' mass than of theirs. A held-out check measures it (for
+                               f = 0..3: stripes chosen without the rows at offsets = f mod 4 in
+                               each sampled group, their kept share of those rows' mass outside the
+                               sinks) and alpha is raised, up to 1, by alpha_correction x (alpha -
+                               that share). [0, 16]; default 2; 0 = the paper's rule */
 } sa_params;
 
 /* Fill the first `size` bytes of *p with the defaults above and set struct_size = size; fields
