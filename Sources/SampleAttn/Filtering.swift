@@ -35,6 +35,27 @@ struct SampledEntries {
     }
 }
 
+/// Entry ids grouped by a list number (a key, or a diagonal offset), in their original order
+/// within each list: one flat array and the lists' starts (built once per selection; arrays of
+/// arrays cost an allocation per non-empty list).
+private struct EntryLists {
+    private var start: [Int] = []
+    private var items: [Int] = []
+
+    init() {}
+
+    init(ids: [Int], lists: [Int], count: Int) {
+        start = [Int](repeating: 0, count: count + 1)
+        for l in lists { start[l + 1] += 1 }
+        for l in 0..<count { start[l + 1] += start[l] }
+        var next = start
+        items = [Int](repeating: 0, count: ids.count)
+        for (id, l) in zip(ids, lists) { items[next[l]] = id; next[l] += 1 }
+    }
+
+    subscript(list: Int) -> ArraySlice<Int> { items[start[list]..<start[list + 1]] }
+}
+
 /// A max-heap of (mass, id), ties to the lower id (deterministic picks).
 private struct Candidates {
     private var items: [(mass: Double, id: Int)] = []
@@ -118,22 +139,22 @@ func selectStripes(columnMass: UnsafePointer<Float>, sk: Int, window: Int, windo
     // entries out of the other kind's masses.
     let useDiagonals = maxDiagonals > 0 && entries != nil
     var diagonal = [Double](repeating: 0, count: useDiagonals ? sk : 0)
-    var byKey: [[Int]] = [], byOffset: [[Int]] = []    // entry ids (row * capacity + slot)
+    var byKey = EntryLists(), byOffset = EntryLists()    // entry ids (row * capacity + slot)
     var alive: [Bool] = []
     if useDiagonals, let e = entries {
-        byKey = Array(repeating: [], count: sk)
-        byOffset = Array(repeating: [], count: sk)
-        alive = Array(repeating: true, count: positions.count * SampledEntries.capacity)
+        var keyOf: [Int] = [], offsetOf: [Int] = [], ids: [Int] = []
         for i in rows {
             let p = positions[i]
             for s in 0..<Int(e.counts[i]) {
                 let id = i * SampledEntries.capacity + s
                 let j = Int(e.keys[id])
-                byKey[j].append(id)
-                byOffset[p - j].append(id)
+                ids.append(id); keyOf.append(j); offsetOf.append(p - j)
                 diagonal[p - j] += Double(e.probs[id])
             }
         }
+        byKey = EntryLists(ids: ids, lists: keyOf, count: sk)
+        byOffset = EntryLists(ids: ids, lists: offsetOf, count: sk)
+        alive = Array(repeating: true, count: positions.count * SampledEntries.capacity)
         for d in window..<sk where diagonal[d] > 0 { initial.append((diagonal[d], sk + d)) }
     }
 
