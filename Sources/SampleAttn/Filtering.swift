@@ -104,6 +104,13 @@ private struct Candidates {
     }
 }
 
+/// The sampled mass on the first `sinks` keys (always kept; alpha applies to the rest).
+private func forcedSinkMass(_ columnMass: UnsafePointer<Float>, sinks: Int) -> Double {
+    var mass = 0.0
+    for j in 0..<sinks { mass += Double(columnMass[j]) }
+    return mass
+}
+
 /// Selected stripes of one head: key columns (sinks excluded) and diagonal offsets, ascending.
 typealias Stripes = (columns: [Int], diagonals: [Int])
 
@@ -124,8 +131,7 @@ func selectStripes(columnMass: UnsafePointer<Float>, sk: Int, window: Int, windo
     // attention on token 0 would otherwise meet alpha with sinks + window and drop the text part
     // (SmolLM2 late layers: 60-99% on token 0). With sinks = 0 this is the paper's rule; with
     // sinks > 0 the overall kept share is still >= alpha.
-    var sinkMass = 0.0
-    for j in 0..<firstCandidate { sinkMass += Double(columnMass[j]) }
+    let sinkMass = forcedSinkMass(columnMass, sinks: firstCandidate)
     var kept = windowMass
     let target = Double(alpha) * (Double(rows.count) - sinkMass)
 
@@ -224,7 +230,8 @@ func estimatedKept(indices: [Int], diagonals: [Int], columnMass: UnsafePointer<F
     return kept
 }
 
-/// One partition of the sampled row groups: its rows' column sums, its rows, and the other rows.
+/// One fold of the held-out check (the sampled rows at one offset mod 4 in their groups): its
+/// rows' column sums, its rows, and the other sampled rows.
 struct SampleFold {
     let columnMass: UnsafePointer<Float>
     let rows: [Int]
@@ -262,9 +269,7 @@ struct HeadSelection {
             kept += estimatedKept(indices: pick.columns, diagonals: pick.diagonals, columnMass: fold.columnMass,
                                   windowMass: stats.windowMass(of: fold.rows), rows: fold.rows,
                                   positions: positions, entries: entries)
-            var sinkMass = 0.0
-            for j in 0..<min(sinks, sk) { sinkMass += Double(fold.columnMass[j]) }
-            total += Double(fold.rows.count) - sinkMass
+            total += Double(fold.rows.count) - forcedSinkMass(fold.columnMass, sinks: min(sinks, sk))
         }
         return total > 0 ? kept / total : 1
     }

@@ -23,9 +23,9 @@ enum Defaults {
     static let alphaSlash: Float = 0.95
     static let chunkN: Int32 = 2
     static let blockSize: Int32 = 64
-    // Gain on the held-out shortfall. 1 brought SmolLM2-135M from +3.6% to +0.2% perplexity
-    // (code 4K; density 0.24 -> 0.30) and kept Qwen2.5-Coder-0.5B at dense's perplexity (prose
-    // 8K; density 0.30 -> 0.38); docs/DEFAULTS.md.
+    // Gain on the held-out shortfall. 2 brought SmolLM2-135M from +3.62% to +0.31% perplexity
+    // (code 4K; density 0.239 -> 0.278; gain 1: +0.82%) and kept Qwen2.5-Coder-0.5B at dense's
+    // perplexity (prose 8K; density 0.301 -> 0.354); docs/DEFAULTS.md.
     static let alphaCorrection: Float = 2
 }
 
