@@ -71,7 +71,8 @@ clean:
 #                         the Swift core with ASan, the libFuzzer target): C ABI test, fuzz
 #                         regressions, a 60 s fuzz run, concurrency, non-finite data, limits
 #   make test-tsan        TSan build in build-tsan/: the concurrency test on 1-thread contexts, and
-#                         on 2-thread contexts with LLVM's Archer (OpenMP-aware TSan)
+#                         on 2-thread contexts with LLVM's Archer (OpenMP-aware TSan); the host
+#                         thread team test (pthreads, no OpenMP team)
 #   make fuzz FUZZ_SECONDS=3600 FUZZ_JOBS=2
 #                         a longer fuzzing run; corpus in build-asan/fuzz-corpus, crashes in
 #                         build-asan/fuzz-artifacts (copy them to Tests/fuzz/regressions/)
@@ -87,12 +88,12 @@ SAN_ENV      = SWIFT_BACKTRACE=enable=no UBSAN_OPTIONS=print_stacktrace=1:halt_o
 test-sanitize:
 	cmake -S . -B $(ASAN_DIR) -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DSA_SANITIZE="address;undefined" -DSA_FUZZ=ON
 	cmake --build $(ASAN_DIR)
-	ctest --test-dir $(ASAN_DIR) --output-on-failure -R '^(abi|fuzz_regressions|fuzz_short|concurrency|nonfinite|limits)$$'
+	ctest --test-dir $(ASAN_DIR) --output-on-failure -R '^(abi|fuzz_regressions|fuzz_short|concurrency|nonfinite|limits|team)$$'
 
 test-tsan:
 	cmake -S . -B $(TSAN_DIR) -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DSA_SANITIZE=thread
-	cmake --build $(TSAN_DIR) --target sa_concurrency_test
-	ctest --test-dir $(TSAN_DIR) --output-on-failure -R '^concurrency(_omp)?$$'
+	cmake --build $(TSAN_DIR) --target sa_concurrency_test sa_team_test
+	ctest --test-dir $(TSAN_DIR) --output-on-failure -R '^(concurrency(_omp)?|team)$$'
 
 fuzz:
 	cmake -S . -B $(ASAN_DIR) -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DSA_SANITIZE="address;undefined" -DSA_FUZZ=ON

@@ -269,6 +269,30 @@ typedef struct sa_features {
 
 SA_API sa_status sa_get_features(sa_features *f);
 
+/* ---------------------------------------------------------------- host thread teams */
+/*
+ * sa_attention on the caller's own threads instead of the library's OpenMP team: what an engine
+ * with its own thread pool needs (a ggml custom op's callback gets exactly (ith, nth)).
+ * Each of nth threads (1 <= nth <= 1024) calls it at the same time with the same arguments and
+ * its own ith in [0, nth). Thread 0 leads: it waits until the others joined, runs the call and
+ * hands each of its parallel steps to the team, whose threads take tasks from one queue; no
+ * OpenMP team is created and the context's thread count is not used. All nth threads return
+ * the same status, and out, lse and stats are bitwise what sa_attention writes (stats'
+ * timings aside; stats->n_threads = nth).
+ * - Errors: nth out of range: SA_ERR_INVALID_PARAM at once on every thread. Threads passing
+ *   different nth, an ith out of range or an ith twice: SA_ERR_INVALID_PARAM on all, nothing
+ *   written. The leader's own errors (validation, SA_ERR_CONTEXT_BUSY when another thread
+ *   is in a call on ctx) are returned by every thread of the team.
+ * - One team call on a context at a time: the next may start when all nth threads returned
+ *   (e.g. after the host's barrier). Like any barrier, a thread that never calls leaves the
+ *   others waiting; waiting threads spin briefly, then yield.
+ * - Concurrent teams need a context each.
+ */
+SA_API sa_status sa_attention_team(sa_context *ctx, const sa_params *p,
+                                   const sa_tensor *q, const sa_tensor *k, const sa_tensor *v,
+                                   const sa_tensor *out, float *lse, struct sa_stats *stats,
+                                   int32_t ith, int32_t nth);
+
 #ifdef __cplusplus
 }
 #endif

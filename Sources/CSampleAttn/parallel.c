@@ -9,7 +9,7 @@ extern int omp_get_thread_num(void);
 extern int omp_get_max_threads(void);
 #endif
 
-void sac_parallel_for(int32_t n_threads, int64_t n_tasks, sac_task_fn fn, void *env) {
+void sac_omp_parallel_for(int32_t n_threads, int64_t n_tasks, sac_task_fn fn, void *env) {
     if (n_tasks <= 0) return;
 #ifdef _OPENMP
     if (n_threads > 1 && n_tasks > 1) {

@@ -110,18 +110,24 @@ public func sa_attention_impl(_ ctx: OpaquePointer?, _ p: UnsafePointer<sa_param
                               _ v: UnsafePointer<sa_tensor>?, _ out: UnsafePointer<sa_tensor>?,
                               _ lse: UnsafeMutablePointer<Float>?, _ stats: UnsafeMutablePointer<sa_stats>?) -> sa_status {
     guard let c = context(ctx) else { return SA_ERR_NULL_ARGUMENT }
-    return c.call {
-        let start = sac_now_seconds()
-        let params = try Params.decode(p)
-        let pb = try Problem(q: q, k: k, v: v, out: out, lse: lse, params: params, needsValues: true)
-        try checkStatsSize(stats)
-        let ws = Workspace(limit: c.memoryLimit)
-        let plan = try buildPlan(pb, params, threads: c.threads, ws: ws, rowMinimum: false)
-        let t = sac_now_seconds()
-        try runAttention(pb, plan, threads: c.threads, ws: ws)
-        let end = sac_now_seconds()
-        try writeVersioned(makeStats(plan, c.threads, attention: end - t, total: end - start), to: stats, name: "sa_stats")
-    }
+    return c.call { try attention(c, threads: c.threads, p, q, k, v, out, lse, stats) }
+}
+
+/// sa_attention's work on `threads` workers (the context's OpenMP threads, or a host team).
+private func attention(_ c: Context, threads: Int, _ p: UnsafePointer<sa_params>?,
+                       _ q: UnsafePointer<sa_tensor>?, _ k: UnsafePointer<sa_tensor>?,
+                       _ v: UnsafePointer<sa_tensor>?, _ out: UnsafePointer<sa_tensor>?,
+                       _ lse: UnsafeMutablePointer<Float>?, _ stats: UnsafeMutablePointer<sa_stats>?) throws {
+    let start = sac_now_seconds()
+    let params = try Params.decode(p)
+    let pb = try Problem(q: q, k: k, v: v, out: out, lse: lse, params: params, needsValues: true)
+    try checkStatsSize(stats)
+    let ws = Workspace(limit: c.memoryLimit)
+    let plan = try buildPlan(pb, params, threads: threads, ws: ws, rowMinimum: false)
+    let t = sac_now_seconds()
+    try runAttention(pb, plan, threads: threads, ws: ws)
+    let end = sac_now_seconds()
+    try writeVersioned(makeStats(plan, threads, attention: end - t, total: end - start), to: stats, name: "sa_stats")
 }
 
 // MARK: plans
@@ -247,4 +253,28 @@ public func sa_get_features_impl(_ f: UnsafeMutablePointer<sa_features>?) -> sa_
     r.head_dim_multiple = Int32(KernelTraits.dimMultiple)
     do { try writeVersioned(r, to: f, name: "sa_features") } catch { return SA_ERR_STRUCT_SIZE }
     return SA_OK
+}
+
+// MARK: host thread teams
+
+/// Every thread of the host's team calls this with the same arguments; thread 0 runs the call
+/// (team.c routes its parallel regions to the others) and all return its status.
+@_cdecl("sa_attention_team")
+public func sa_attention_team_impl(_ ctx: OpaquePointer?, _ p: UnsafePointer<sa_params>?,
+                                   _ q: UnsafePointer<sa_tensor>?, _ k: UnsafePointer<sa_tensor>?,
+                                   _ v: UnsafePointer<sa_tensor>?, _ out: UnsafePointer<sa_tensor>?,
+                                   _ lse: UnsafeMutablePointer<Float>?, _ stats: UnsafeMutablePointer<sa_stats>?,
+                                   _ ith: Int32, _ nth: Int32) -> sa_status {
+    guard let c = context(ctx) else { return SA_ERR_NULL_ARGUMENT }
+    guard let team = c.team else { return SA_ERR_OUT_OF_MEMORY }
+    if ith != 0 { return sac_team_serve(team, ith, nth) }
+    let opened = sac_team_open(team, nth)
+    guard opened == SA_OK else { return opened }
+    let status = c.call {
+        if sac_team_mismatch(team) != 0 {
+            throw SAError(SA_ERR_INVALID_PARAM, "the threads of one sa_attention_team call must pass the same nth and each ith in [0, nth) once")
+        }
+        try attention(c, threads: Int(nth), p, q, k, v, out, lse, stats)
+    }
+    return sac_team_close(team, status)
 }

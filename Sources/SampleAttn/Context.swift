@@ -8,6 +8,8 @@ final class Context {
     private let message: UnsafeMutablePointer<CChar>
     private static let messageCapacity = 1024
     private let busy: UnsafeMutablePointer<Int32>
+    /// Rendezvous of sa_attention_team's host threads (nil if its allocation failed).
+    let team: OpaquePointer? = sac_team_new()
 
     init(threads: Int) {
         self.threads = threads
@@ -20,6 +22,7 @@ final class Context {
     deinit {
         message.deallocate()
         busy.deallocate()
+        sac_team_free(team)
     }
 
     var lastError: UnsafePointer<CChar> { UnsafePointer(message) }

@@ -12,8 +12,27 @@
 typedef void (*sac_task_fn)(void *env, int64_t task, int32_t worker);
 
 /* Run fn(env, t, worker) for t in [0, n_tasks) on up to n_threads OpenMP threads,
-   dynamically scheduled. Returns without spawning threads when n_threads <= 1. */
+   dynamically scheduled. Returns without spawning threads when n_threads <= 1. On the leader
+   of a host team (sac_team_open) the tasks go to the team's threads instead (team.c). */
 void sac_parallel_for(int32_t n_threads, int64_t n_tasks, sac_task_fn fn, void *env);
+/* The OpenMP driver behind sac_parallel_for (parallel.c). */
+void sac_omp_parallel_for(int32_t n_threads, int64_t n_tasks, sac_task_fn fn, void *env);
+
+/* A host thread team of one context (sa_attention_team; team.c). */
+typedef struct sac_team sac_team;
+sac_team *sac_team_new(void);          /* NULL when out of memory */
+void sac_team_free(sac_team *t);
+/* Leader (ith 0): open a call for nth threads and wait until the nth - 1 others joined; until
+   sac_team_close this thread's sac_parallel_for runs on the team. SA_ERR_INVALID_PARAM for nth
+   outside [1, 1024], SA_ERR_CONTEXT_BUSY when a call is already open. */
+int32_t sac_team_open(sac_team *t, int32_t nth);
+/* 1 when a thread joined the open call with another nth, an ith out of range or a taken ith. */
+int32_t sac_team_mismatch(const sac_team *t);
+/* Leader: end the call with `status`, wait until every joined thread saw it; returns status. */
+int32_t sac_team_close(sac_team *t, int32_t status);
+/* Worker (ith != 0): join the next open call, run its tasks as worker ith until the leader
+   closes it; returns the call's status (SA_ERR_INVALID_PARAM for a mismatched thread). */
+int32_t sac_team_serve(sac_team *t, int32_t ith, int32_t nth);
 
 /* omp_get_max_threads(), or 1 without OpenMP. */
 int32_t sac_max_threads(void);
