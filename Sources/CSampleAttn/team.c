@@ -18,6 +18,7 @@ typedef struct {
 } region_desc;
 
 struct sac_team {
+    int32_t leading;      /* 1 while a leader holds the team (open to close) */
     uint64_t opened;      /* calls opened so far: the id of the open (or last) call */
     uint64_t closed;      /* id of the last closed call; opened > closed while a call is open */
     int32_t nth;          /* team size of the open call */
@@ -115,7 +116,7 @@ static int32_t valid_team_size(int32_t nth) { return nth >= 1 && nth <= TEAM_MAX
 
 int32_t sac_team_open(sac_team *t, int32_t nth) {
     if (!valid_team_size(nth)) return SA_ERR_INVALID_PARAM;
-    if (LOAD(t->opened) != LOAD(t->closed)) return SA_ERR_CONTEXT_BUSY;
+    if (!sac_try_acquire(&t->leading)) return SA_ERR_CONTEXT_BUSY;
     STORE_RELAXED(t->nth, nth);
     STORE_RELAXED(t->arrived, 0);
     STORE_RELAXED(t->departed, 0);
@@ -138,6 +139,7 @@ int32_t sac_team_close(sac_team *t, int32_t status) {
     STORE(t->closed, id);
     int spins = 0;
     while (LOAD(t->departed) < LOAD(t->arrived)) pause_or_yield(&spins);
+    sac_release(&t->leading);
     return status;
 }
 
