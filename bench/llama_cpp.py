@@ -19,9 +19,11 @@ import json
 import os
 import platform
 import re
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 
 CONFIGS = {
@@ -87,8 +89,7 @@ def main():
         if c not in CONFIGS:
             sys.exit(f"unknown config {c}; known: {', '.join(CONFIGS)}")
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-    work = os.path.join(os.path.dirname(os.path.abspath(args.out)), ".llama_cpp_prompts")
-    os.makedirs(work, exist_ok=True)
+    work = tempfile.mkdtemp(prefix="llama_cpp_prompts_")
 
     def write_prompts(bpt):
         paths = {}
@@ -133,6 +134,7 @@ def main():
     with open(args.out, "w") as f:
         json.dump(out, f, indent=2)
         f.write("\n")
+    shutil.rmtree(work)
     print(json.dumps(medians, indent=2))
 
 

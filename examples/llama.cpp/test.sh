@@ -39,20 +39,27 @@ echo "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53  $model" 
 text=$work/argparse_60k.txt
 head -c 60000 "$(python3 -c 'import argparse; print(argparse.__file__)')" > "$text"
 
-# One perplexity run: prints "PPL CALLS SPARSE" for the mode.
+# One perplexity run: sets ppl_MODE, calls_MODE and sparse_MODE from its log.
 run() {
-    local log=$work/ppl_$1.log
+    local log=$work/ppl_$1.log rc=0
     LLAMA_SA_MODE=$1 "$work/bin/llama-perplexity" -m "$model" -f "$text" -c 2048 --chunks 1 \
-        -b 2048 -ub 512 -t "$threads" -fa on > "$log" 2>&1 || { cat "$log"; exit 1; }
+        -b 2048 -ub 512 -t "$threads" -fa on > "$log" 2>&1 || rc=$?
     local ppl calls sparse
     ppl=$(sed -n 's/.*Final estimate: PPL = \([0-9.]*\).*/\1/p' "$log")
     calls=$(sed -n 's/.*: \([0-9]*\) attention calls through libsampleattn (\([0-9]*\) sparse.*/\1/p' "$log")
     sparse=$(sed -n 's/.*attention calls through libsampleattn (\([0-9]*\) sparse.*/\1/p' "$log")
-    echo "${ppl:-nan} ${calls:-0} ${sparse:-0}"
+    if [ "$rc" != 0 ] || [ -z "$ppl" ]; then
+        tail -n 30 "$log"
+        echo "FAIL: llama-perplexity, LLAMA_SA_MODE=$1: exit status $rc, perplexity ${ppl:-not printed}" >&2
+        exit 1
+    fi
+    printf -v "ppl_$1" %s "$ppl"
+    printf -v "calls_$1" %s "${calls:-0}"
+    printf -v "sparse_$1" %s "${sparse:-0}"
 }
-read -r ppl_off calls_off _ < <(run off)
-read -r ppl_dense calls_dense _ < <(run dense)
-read -r ppl_sample calls_sample sparse_sample < <(run sample)
+run off
+run dense
+run sample
 echo "perplexity: off $ppl_off, dense $ppl_dense ($calls_dense calls), sample $ppl_sample ($calls_sample calls, $sparse_sample sparse)"
 
 python3 - "$ppl_off" "$ppl_dense" "$ppl_sample" "$calls_off" "$calls_dense" "$sparse_sample" "$result" "$threads" <<'EOF'
