@@ -235,6 +235,13 @@ _proto("sa_plan_head_indices", sa_status, sa_plan_p, c_int64, POINTER(c_int64), 
 _proto("sa_plan_head_slashes", sa_status, sa_plan_p, c_int64, POINTER(c_int64), c_int64)
 # SA_API sa_status sa_get_features(sa_features *f);
 _proto("sa_get_features", sa_status, POINTER(sa_features))
+# SA_API sa_status sa_attention_team(sa_context *ctx, const sa_params *p,
+#                                    const sa_tensor *q, const sa_tensor *k, const sa_tensor *v,
+#                                    const sa_tensor *out, float *lse, struct sa_stats *stats,
+#                                    int32_t ith, int32_t nth);
+_proto("sa_attention_team", sa_status, sa_context_p, POINTER(sa_params),
+       POINTER(sa_tensor), POINTER(sa_tensor), POINTER(sa_tensor),
+       POINTER(sa_tensor), POINTER(c_float), POINTER(sa_stats), c_int32, c_int32)
 
 
 # ---------------------------------------------------------------- loading
