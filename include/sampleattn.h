@@ -229,12 +229,10 @@ typedef struct sa_plan_head {
     /* --- appended in 0.1 --- */
     int64_t  block_size;      /* granularity of the diagonal offsets: the slash block size, 1 for
                                  seed heads with diagonal stripes, 0 when there are none */
-    union {                   /* number of selected diagonal offsets, in units of block_size
-                                 (slash heads: diagonal blocks, 0 = the diagonal; seed heads:
-                                 diagonal stripes) */
-        int64_t n_offsets;
-        int64_t n_slash_blocks;   /* the 0.1 name of n_offsets */
-    };
+    int64_t  n_slash_blocks;  /* number of selected diagonal offsets, in units of block_size:
+                                 slash heads' diagonal blocks (0 = the diagonal), seed heads'
+                                 diagonal stripes (the name is from 0.1, when only slash heads
+                                 had offsets) */
     int64_t  reserved1;       /* 0 */
 } sa_plan_head;
 
@@ -258,12 +256,15 @@ SA_API sa_status sa_plan_head_indices(const sa_plan *plan, int64_t head,
 /* The head's selected diagonal offsets, ascending, in units of block_size (see sa_plan_head):
    a row at position p keeps key j <= p when (p / block_size - j / block_size) is one of them.
    Slash-mode heads: diagonal blocks; seed-mode heads: diagonal stripes (block_size 1, offsets
-   p - j >= window). capacity must be >= n_offsets (else SA_ERR_BUFFER_TOO_SMALL, nothing
-   written). Added in 0.2; sa_plan_head_slashes is the same function under its 0.1 name. */
-SA_API sa_status sa_plan_head_offsets(const sa_plan *plan, int64_t head, int64_t *offsets,
-                                      int64_t capacity);
+   p - j >= window). capacity must be >= n_slash_blocks (else SA_ERR_BUFFER_TOO_SMALL, nothing
+   written). The exported name is from 0.1, when only slash heads had offsets;
+   sa_plan_head_offsets below is the same call under a name for both modes. */
 SA_API sa_status sa_plan_head_slashes(const sa_plan *plan, int64_t head, int64_t *slash_blocks,
                                       int64_t capacity);
+static inline sa_status sa_plan_head_offsets(const sa_plan *plan, int64_t head, int64_t *offsets,
+                                             int64_t capacity) {
+    return sa_plan_head_slashes(plan, head, offsets, capacity);
+}
 
 /* ---------------------------------------------------------------- features */
 typedef struct sa_features {

@@ -220,13 +220,6 @@ public func sa_plan_head_indices_impl(_ p: OpaquePointer?, _ h: Int64, _ indices
     return SA_OK
 }
 
-@_cdecl("sa_plan_head_offsets")
-public func sa_plan_head_offsets_impl(_ p: OpaquePointer?, _ h: Int64, _ offsets: UnsafeMutablePointer<Int64>?,
-                                      _ capacity: Int64) -> sa_status {
-    sa_plan_head_slashes_impl(p, h, offsets, capacity)
-}
-
-/// The 0.1 name of sa_plan_head_offsets.
 @_cdecl("sa_plan_head_slashes")
 public func sa_plan_head_slashes_impl(_ p: OpaquePointer?, _ h: Int64, _ slashes: UnsafeMutablePointer<Int64>?,
                                       _ capacity: Int64) -> sa_status {
