@@ -243,8 +243,8 @@ public func sa_get_features_impl(_ f: UnsafeMutablePointer<sa_features>?) -> sa_
     r.simd_level = sac_cpu_has_avx2_fma() == 1 ? 1 : 0
     r.openmp = sac_has_openmp()
     r.max_threads = sac_max_threads()
-    r.max_head_dim = Int32(KernelTraits.maxDim)
-    r.head_dim_multiple = Int32(KernelTraits.dimMultiple)
+    r.max_head_dim = Int32(ShapeLimits.maxHeadDim)
+    r.head_dim_multiple = Int32(ShapeLimits.headDimMultiple)
     do { try writeVersioned(r, to: f, name: "sa_features") } catch { return SA_ERR_STRUCT_SIZE }
     return SA_OK
 }
