@@ -6,6 +6,9 @@
 #   make test-static            the static-Swift-runtime build (build-static/, incremental): install,
 #                               examples, and the engine example run with the toolchain hidden
 #   make pytest                 only the Python binding's tests (in a venv under build/)
+#   make test-wheel             build the Python wheel, install it into a new venv, and run it
+#                               there with the Swift toolchain hidden (Tests/install/test_wheel.sh)
+#   make lint                   ruff, swift-format's rule set, clang-format config, whitespace
 #   make install PREFIX=/opt/sa install the CMake build
 #   make demo                   SampleAttention vs exact attention on the bundled real data
 BUILD_DIR  ?= build
@@ -33,6 +36,8 @@ test: build
 	$(MAKE) test-static
 	$(MAKE) test-sanitize
 	$(MAKE) test-tsan
+	$(MAKE) test-wheel
+	$(MAKE) lint
 
 # -DSA_STATIC_SWIFT_STDLIB=ON in its own build tree: the first run takes under a minute here, later
 # runs only rebuild what changed. Tests/install/test_static.sh says what it proves.
@@ -48,11 +53,11 @@ $(PYVENV)/bin/python:
 	$(PYTHON) -m venv $(PYVENV)
 	$(PYVENV)/bin/pip install -q numpy pytest ml_dtypes "torch==2.13.0+cpu"
 
+# The tests import the package from the source tree (installing it would build the wheel).
 pyvenv: $(PYVENV)/bin/python
-	$(PYVENV)/bin/pip install -q ./bindings/python
 
 pytest: build pyvenv
-	SAMPLEATTN_LIBRARY=$(abspath $(BUILD_DIR))/libsampleattn.so.0 $(PYVENV)/bin/python -m pytest -q bindings/python/tests
+	PYTHONPATH=$(abspath bindings/python) SAMPLEATTN_LIBRARY=$(abspath $(BUILD_DIR))/libsampleattn.so.0 $(PYVENV)/bin/python -m pytest -q bindings/python/tests
 
 cli:
 	swift build -c release --product sampleattn
@@ -64,7 +69,7 @@ install: build
 	cmake --install $(BUILD_DIR) --prefix $(PREFIX)
 
 clean:
-	rm -rf $(BUILD_DIR) $(STATIC_BUILD_DIR)
+	rm -rf $(BUILD_DIR) $(STATIC_BUILD_DIR) $(WHEEL_DIR)
 
 # ---------------------------------------------------------------- reliability (issue #7)
 #   make test-sanitize    ASan+UBSan build in build-asan/ (C helpers and C tests with ASan+UBSan,
@@ -112,3 +117,23 @@ E2E_ARGS   ?=
 e2e: build
 	PYTHONPATH=$(abspath bindings/python) SAMPLEATTN_REALDATA=$(REALDATA) \
 	SAMPLEATTN_LIBRARY=$(abspath $(BUILD_DIR))/libsampleattn.so.0 $(E2E_PYTHON) bench/e2e.py $(E2E_ARGS)
+
+# ---------------------------------------------------------------- Python wheel, lint
+#   make test-wheel       the wheel (scikit-build-core, static Swift runtime, libomp bundled) built
+#                         in build-wheel/ (incremental), installed into a new venv, checked there
+#   make lint             scripts/lint.sh: whitespace rules, ruff (ruff.toml), swift-format's rule
+#                         set (.swift-format), clang-format (.clang-format) parses every C file
+WHEEL_DIR  ?= build-wheel
+LINTENV    ?= $(BUILD_DIR)/lintenv
+RUFF_VERSION ?= 0.17.6
+.PHONY: test-wheel lint
+
+test-wheel:
+	PYTHON=$(PYTHON) bash Tests/install/test_wheel.sh $(WHEEL_DIR) . $(BUILD_DIR)
+
+$(LINTENV)/bin/ruff:
+	$(PYTHON) -m venv $(LINTENV)
+	$(LINTENV)/bin/pip install -q ruff==$(RUFF_VERSION)
+
+lint: $(LINTENV)/bin/ruff
+	RUFF=$(LINTENV)/bin/ruff bash scripts/lint.sh
