@@ -71,7 +71,7 @@ install: build
 clean:
 	rm -rf $(BUILD_DIR) $(STATIC_BUILD_DIR) $(WHEEL_DIR)
 
-# ---------------------------------------------------------------- reliability (issue #7)
+# ---------------------------------------------------------------- reliability
 #   make test-sanitize    ASan+UBSan build in build-asan/ (C helpers and C tests with ASan+UBSan,
 #                         the Swift core with ASan, the libFuzzer target): C ABI test, fuzz
 #                         regressions, a 60 s fuzz run, concurrency, non-finite data, limits

@@ -1,5 +1,5 @@
 /*
- * Concurrency test of libsampleattn (issue #7).
+ * Concurrency test of libsampleattn.
  *
  *  1. Contexts are independent: 8 host threads, each with its own context, run dense and
  *     SampleAttention calls (GQA, chunked prefill, every dtype, several shapes) at the same time,

@@ -1,5 +1,5 @@
 /*
- * Limits test of libsampleattn (issue #7).
+ * Limits test of libsampleattn.
  *
  *  1. Sizes whose index or workspace arithmetic would overflow are refused with SA_ERR_OVERFLOW
  *     before any memory is read (sizes/strides >= 2^40, views over 2^47 bytes, H_q*S_q*S_k
