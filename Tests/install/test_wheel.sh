@@ -21,7 +21,7 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 echo "== 1. build the wheel"
 if [ ! -x "$work/buildenv/bin/python" ]; then
     "$python" -m venv "$work/buildenv"
-    "$work/buildenv/bin/pip" install -q "scikit-build-core>=1.0" build
+    "$work/buildenv/bin/pip" install -q "scikit-build-core>=1.1" build
 fi
 rm -rf "$work/dist"
 # No build isolation: the build venv already has the backend (one install, not one per build).
@@ -52,7 +52,9 @@ rm -rf "$work/venv"
 "$work/venv/bin/pip" install -q "$wheel"
 check=("$work/venv/bin/python" "$src/Tests/install/wheel_check.py")
 toolchain=/opt/swift/usr
-omp_dir=$(dirname "$(readlink -f "$(ldconfig -p | sed -n 's/.*libomp\.so\.5 .*=> //p' | head -1)")")
+system_omp=$(ldconfig -p | sed -n 's/.*libomp\.so\.5 .*=> //p' | head -1)
+[ -n "$system_omp" ] || fail "the system has no libomp.so.5 (ldconfig -p)"
+omp_dir=$(dirname "$(readlink -f "$system_omp")")
 can_hide=no
 if [ "$(id -u)" = 0 ] && unshare -m true 2> /dev/null; then can_hide=yes; fi
 mkdir -p "$work/empty"

@@ -13,8 +13,8 @@ import numpy as np
 import sampleattn
 
 assert "SAMPLEATTN_LIBRARY" not in os.environ, "the wheel must work without SAMPLEATTN_LIBRARY"
-pkg = os.path.dirname(os.path.abspath(sampleattn.__file__))
-lib = os.path.abspath(sampleattn.library_path())
+pkg = os.path.dirname(os.path.realpath(sampleattn.__file__))
+lib = os.path.realpath(sampleattn.library_path())
 assert os.path.dirname(lib) == pkg, "loaded %s, not the copy inside %s" % (lib, pkg)
 
 
@@ -46,7 +46,7 @@ dense = sampleattn.attention(q, k, v, mode="dense")
 err = rel_err(dense, reference(q, k, v, [causal] * H_Q))
 assert err < 1e-5, "dense: relative L2 error %.3g against float64" % err
 
-out, plan = sampleattn.attention(q, k, v, mode="sample", return_plan=True, force_sparse=True)
+out, plan = sampleattn.attention(q, k, v, mode="sample", alpha=0.5, return_plan=True, force_sparse=True)
 with plan:
     masks = [plan.mask(h) for h in range(H_Q)]
     assert plan.density < 1.0, "forced sparse plan kept every entry"
@@ -54,7 +54,7 @@ with plan:
 assert sparse_err < 1e-5, "sample: relative L2 error %.3g against float64 over its mask" % sparse_err
 
 with open("/proc/self/maps") as f:
-    mapped = sorted({line.split()[-1] for line in f if "/" in line.split()[-1]})
+    mapped = sorted({os.path.realpath(line.split()[-1]) for line in f if "/" in line.split()[-1]})
 omp = [m for m in mapped if os.path.basename(m).startswith("libomp")]
 assert omp == [os.path.join(pkg, "libomp.so.5")], "libomp mapped from %s" % omp
 swift = [m for m in mapped if "swift" in m.lower()]
