@@ -2,7 +2,8 @@
 # builds the same sources for `swift test`.
 #   make build                  configure + build ./build (Ninja, Release)
 #   make test                   swift test, the CMake tests (ABI, exports, install), the Python
-#                               tests, then make test-static, test-sanitize and test-tsan
+#                               tests, then make test-static, test-sanitize, test-tsan, test-wheel
+#                               and lint
 #   make test-static            the static-Swift-runtime build (build-static/, incremental): install,
 #                               examples, and the engine example run with the toolchain hidden
 #   make pytest                 only the Python binding's tests (in a venv under build/)
