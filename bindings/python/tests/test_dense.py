@@ -244,10 +244,10 @@ def test_torch_tensors(rng):
     q, k, v = ref.random_qkv(rng, 64, 96, 4, 2, 64)
     tq = torch.from_numpy(q).requires_grad_()          # needs .detach() before .numpy()
     tk, tv = (torch.from_numpy(np.ascontiguousarray(x.transpose(1, 0, 2))) for x in (k, v))
-    assert api._to_numpy(tq, "q").ctypes.data == tq.data_ptr()      # zero-copy
+    assert api._prepare(tq, "q", "shd")[0].ctypes.data == tq.data_ptr()      # zero-copy
     out, lse = sampleattn.attention(tq.permute(1, 0, 2), tk, tv, mode="dense", layout="hsd",
                                     return_lse=True)
     want, want_lse = ref.attention(q, k, v)
-    assert isinstance(out, np.ndarray)
-    assert ref.rel_l2(out.transpose(1, 0, 2), want) <= 1e-5
-    np.testing.assert_allclose(lse, want_lse, rtol=1e-5, atol=1e-5)
+    assert isinstance(out, torch.Tensor) and isinstance(lse, torch.Tensor)   # torch in, torch out
+    assert ref.rel_l2(out.numpy().transpose(1, 0, 2), want) <= 1e-5
+    np.testing.assert_allclose(lse.numpy(), want_lse, rtol=1e-5, atol=1e-5)

@@ -46,7 +46,7 @@ CASES = {
     "scale-nan": (lambda: (Q, K, V), dict(scale=float("nan")), C.SA_ERR_INVALID_SCALE),
     "mode-unknown": (lambda: (Q, K, V), dict(mode="fast"), C.SA_ERR_INVALID_MODE),
     "mode-int-unknown": (lambda: (Q, K, V), dict(mode=7), C.SA_ERR_INVALID_MODE),
-    "mode-none": (lambda: (Q, K, V), dict(mode=None), C.SA_ERR_INVALID_MODE),
+    "mode-float": (lambda: (Q, K, V), dict(mode=1.0), C.SA_ERR_INVALID_MODE),   # None = default
     "slash-block-size": (lambda: (Q, K, V), dict(mode="sample_slash", block_size=24), C.SA_ERR_INVALID_PARAM),
     "layout-unknown": (lambda: (Q, K, V), dict(layout="sdh"), C.SA_ERR_INVALID_PARAM),
     "threads-neg": (lambda: (Q, K, V), dict(threads=-1), C.SA_ERR_INVALID_PARAM),
