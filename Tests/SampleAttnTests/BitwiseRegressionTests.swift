@@ -114,7 +114,7 @@ final class BitwiseRegressionTests: XCTestCase {
             let json = try JSONSerialization.data(withJSONObject: actual, options: [.prettyPrinted, .sortedKeys])
             try FileManager.default.createDirectory(atPath: (Self.fixture as NSString).deletingLastPathComponent,
                                                     withIntermediateDirectories: true)
-            try json.write(to: URL(fileURLWithPath: Self.fixture))
+            try (json + Data("\n".utf8)).write(to: URL(fileURLWithPath: Self.fixture))   // a text file ends in a newline
             XCTFail("fixture written to \(Self.fixture); run again without SA_WRITE_BITWISE_FIXTURE to compare")
             return
         }

@@ -6,7 +6,6 @@ Where dense answers a prompt fully, SampleAttention must too; dense must answer 
 """
 import sys
 
-import pytest
 
 from conftest import REPO
 from test_hf_smoke import smollm  # noqa: F401  (the shared model fixture)
