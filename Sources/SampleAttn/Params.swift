@@ -27,6 +27,7 @@ enum Defaults {
     // (code 4K; density 0.239 -> 0.278; gain 1: +0.82%) and kept Qwen2.5-Coder-0.5B at dense's
     // perplexity (prose 8K; density 0.301 -> 0.354); docs/DEFAULTS.md.
     static let alphaCorrection: Float = 2
+    static let precision = SA_PRECISION_F32
 }
 
 /// The size of sa_params in version 0.0 of the API (fields up to and including `flags`).
@@ -56,6 +57,7 @@ func defaultParams() -> sa_params {
     p.chunk_n = Defaults.chunkN
     p.block_size = Defaults.blockSize
     p.alpha_correction = Defaults.alphaCorrection
+    p.precision = Defaults.precision
     return p
 }
 
@@ -80,6 +82,7 @@ struct Params: Equatable {
     var chunkN: Int
     var blockSize: Int
     var alphaCorrection: Float   // seed mode; 0 = alpha on the sampled rows (the paper)
+    var bf16Products: Bool       // SA_PRECISION_BF16: the attention pass's products in bfloat16
 
     /// Reads a caller's sa_params honouring its struct_size: fields past it keep their defaults,
     /// bytes past our own struct must be zero (a newer caller asking for something we lack).
@@ -139,6 +142,9 @@ struct Params: Equatable {
         guard p.alpha_correction >= 0, p.alpha_correction <= 16 else {
             throw bad("alpha_correction \(p.alpha_correction) must be in [0, 16] (0 = the paper's rule)")
         }
+        guard p.precision == SA_PRECISION_F32 || p.precision == SA_PRECISION_BF16 else {
+            throw bad("precision \(p.precision) is not one of SA_PRECISION_F32 (0), SA_PRECISION_BF16 (1)")
+        }
         mode = p.mode
         alpha = p.alpha
         windowRatio = p.window_ratio
@@ -158,5 +164,6 @@ struct Params: Equatable {
         chunkN = Int(p.chunk_n)
         blockSize = Int(p.block_size)
         alphaCorrection = p.alpha_correction
+        bf16Products = p.precision == SA_PRECISION_BF16
     }
 }
