@@ -74,9 +74,12 @@ def library_path() -> str:
     return _capi.library_path()
 
 
+_PRECISIONS = {"float32": _capi.SA_PRECISION_F32, "bfloat16": _capi.SA_PRECISION_BF16}
+
+
 def features() -> Dict[str, int]:
     """``sa_get_features`` as a dict: simd_level, openmp, max_threads, max_head_dim,
-    head_dim_multiple."""
+    head_dim_multiple, isa (SA_ISA_*), cpu_isa_mask (SA_CPU_* bits)."""
     f = sa_features()
     f.struct_size = sizeof(sa_features)
     status = _capi.lib().sa_get_features(byref(f))
@@ -173,7 +176,8 @@ def _layout(layout: Any) -> str:
 def _make_params(mode, alpha, window_ratio, sample_ratio, sink_tokens, scale, min_seq_len,
                  max_density, share_kv_group, force_sparse, min_stripes, max_stripes,
                  sample_group, alpha_column=None, alpha_slash=None, chunk_n=None,
-                 block_size=None, max_diagonals=None, alpha_correction=None) -> sa_params:
+                 block_size=None, max_diagonals=None, alpha_correction=None,
+                 precision=None) -> sa_params:
     p = sa_params()
     status = _capi.lib().sa_params_init(byref(p), sizeof(p))   # defaults and struct_size
     if status:
@@ -200,6 +204,13 @@ def _make_params(mode, alpha, window_ratio, sample_ratio, sink_tokens, scale, mi
         p.max_diagonals = _int32(max_diagonals, "max_diagonals")
     if alpha_correction is not None:
         p.alpha_correction = _float(alpha_correction, "alpha_correction")
+    if precision is not None:
+        if isinstance(precision, str):
+            if precision not in _PRECISIONS:
+                raise _bad(SA_ERR_INVALID_PARAM, "precision must be 'float32' or 'bfloat16', got %r" % precision)
+            p.precision = _PRECISIONS[precision]
+        else:   # an SA_PRECISION_* number; the library refuses unknown ones
+            p.precision = _int32(precision, "precision")
     if alpha_column is not None:
         p.alpha_column = _float(alpha_column, "alpha_column")
     if alpha_slash is not None:
@@ -527,7 +538,7 @@ def attention(q, k, v, *, mode="sample", alpha=0.95, window_ratio=0.08, sample_r
               return_plan=False, min_seq_len=None, max_density=None, share_kv_group=False,
               force_sparse=False, min_stripes=None, max_stripes=None, sample_group=None,
               alpha_column=None, alpha_slash=None, chunk_n=None, block_size=None,
-              max_diagonals=None, alpha_correction=None, out=None, stats=False):
+              max_diagonals=None, alpha_correction=None, precision=None, out=None, stats=False):
     """Causal prefill attention.
 
     q: (S_q, H_q, d), k and v: (S_k, H_kv, d) for layout "shd"; (H, S, d) for layout "hsd".
@@ -536,7 +547,9 @@ def attention(q, k, v, *, mode="sample", alpha=0.95, window_ratio=0.08, sample_r
     sink_tokens, min_seq_len, max_density, min_stripes, max_stripes, sample_group,
     max_diagonals (seed mode's diagonal stripes; 0 = the paper's mask), alpha_correction (seed
     mode: alpha raised by this times the held-out shortfall; 0 = the paper's rule), and the slash-mode
-    alpha_column, alpha_slash, chunk_n, block_size: None = the library's defaults. scale: None (or 0) = 1/sqrt(d). threads: 0 = OpenMP default.
+    alpha_column, alpha_slash, chunk_n, block_size: None = the library's defaults.
+    precision: None or "float32" (the default), or "bfloat16": the two products with Q, K, V and
+    the probabilities rounded to bfloat16, float32 sums, softmax and output. scale: None (or 0) = 1/sqrt(d). threads: 0 = OpenMP default.
     out: optional preallocated output (q's shape and layout; float32/float16/bfloat16).
 
     Returns out (q's dtype and layout); with return_lse the float32 (H_q, S_q) log-sum-exp; with
@@ -548,7 +561,7 @@ def attention(q, k, v, *, mode="sample", alpha=0.95, window_ratio=0.08, sample_r
     params = _make_params(mode, alpha, window_ratio, sample_ratio, sink_tokens, scale,
                           min_seq_len, max_density, share_kv_group, force_sparse, min_stripes,
                           max_stripes, sample_group, alpha_column, alpha_slash, chunk_n, block_size,
-                          max_diagonals, alpha_correction)
+                          max_diagonals, alpha_correction, precision)
     call = _Call(q, k, v, layout, out, return_lse, stats)
     ctx = _context(threads)
     lib = _capi.lib()
