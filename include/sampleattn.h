@@ -282,12 +282,11 @@ typedef struct sa_features {
 
 /* Kernel ISAs. The best the CPU has is used; the environment variable SAMPLEATTN_ISA=avx2,
    avx512 or amx caps it (an ISA the CPU lacks, or another value, makes every call fail with
-   SA_ERR_UNSUPPORTED_CPU and a message). No AMX kernels exist yet: SAMPLEATTN_ISA=amx on a CPU
-   with AMX runs the AVX-512 kernels. */
+   SA_ERR_UNSUPPORTED_CPU and a message). Float32 results are bitwise identical on every ISA. */
 #define SA_ISA_AVX2   1   /* AVX2+FMA, 8-lane float32 (the portable kernels) */
-#define SA_ISA_AVX512 2   /* AVX-512 F/BW/VL/DQ, 16-lane float32; AVX512-BF16 dot products for
-                             SA_PRECISION_BF16 where the CPU has them */
-#define SA_ISA_AMX    3   /* reserved: AMX-BF16 tiles */
+#define SA_ISA_AVX512 2   /* AVX-512 F/BW/VL/DQ, 16-lane float32 */
+#define SA_ISA_AMX    3   /* AVX-512, and AMX-BF16 tiles for SA_PRECISION_BF16 (head_dim a
+                             multiple of 32) */
 #define SA_CPU_AVX2        (1u << 0)  /* AVX2, FMA, F16C, with the OS saving YMM state */
 #define SA_CPU_AVX512      (1u << 1)  /* AVX-512 F, BW, VL, DQ, with opmask and ZMM state */
 #define SA_CPU_AVX512_BF16 (1u << 2)  /* AVX512_BF16 */

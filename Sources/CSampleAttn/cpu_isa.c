@@ -78,9 +78,9 @@ static struct {
 } chosen;
 static pthread_once_t chosen_once = PTHREAD_ONCE_INIT;
 
-/* The best level this library has kernels for, within what the CPU offers. AMX-BF16 tiles have
-   no kernels yet: a CPU with AMX runs the AVX-512 kernels. */
+/* The best level within what the CPU offers. */
 SAC_BASELINE static int32_t best_level(uint32_t mask) {
+    if (mask & SA_CPU_AMX_BF16) return SA_ISA_AMX;
     if (mask & SA_CPU_AVX512) return SA_ISA_AVX512;
     if (mask & SA_CPU_AVX2) return SA_ISA_AVX2;
     return 0;
@@ -115,7 +115,7 @@ SAC_BASELINE static void choose(void) {
         if (!(mask & need)) {
             snprintf(chosen.error, sizeof chosen.error,
                      "SAMPLEATTN_ISA=%s asks for an ISA this CPU (or OS) lacks; it supports up to %s",
-                     force, level == SA_ISA_AVX512 ? "avx512" : "avx2");
+                     force, level == SA_ISA_AMX ? "amx" : level == SA_ISA_AVX512 ? "avx512" : "avx2");
             return;
         }
         if (want < level) level = want;

@@ -4,7 +4,7 @@
    Float32: the operations of the Swift AVX2 kernels, 16 lanes at a time and in the same order
    per element (scores and P V accumulate over d and keys in sequence, the row sums fold in 8
    lanes as Swift's exp2InPlace does), so the results equal the AVX2 path's bit for bit.
-   bf16 operands: the two products by AVX512-BF16 dot products (pairs of bf16, float32 sums). */
+   In bf16 precision the operands hold bf16 values and round_p rounds P: the same kernel. */
 #include "csampleattn.h"
 #include <string.h>
 #include <math.h>
@@ -14,7 +14,6 @@
 #pragma STDC FP_CONTRACT OFF
 
 #define SAC_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx2,fma,f16c")))
-#define SAC_AVX512_BF16 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512bf16,avx2,fma,f16c")))
 #define SAC_INLINE static inline __attribute__((always_inline))
 
 /* exp2v of VectorMath.swift on 16 lanes: clamp by compare+blend, the 1.5*2^23 rounding, the
@@ -164,124 +163,8 @@ SAC_AVX512 void sac_rowtile_avx512(const sac_rowtile *t) {
     if (c < t->dim) values_f32_8(t, c);
 }
 
-/* ---------------------------------------------------------------- bf16 operands */
-
-/* Two float32 vectors of bf16 values -> 16 pairs (lo in the low half of each 32-bit lane). */
-SAC_INLINE SAC_AVX512_BF16 __m512i pair_bf16(__m512 lo, __m512 hi) {
-    __m512i l = _mm512_cvtepu16_epi32((__m256i)_mm512_cvtneps_pbh(lo));
-    __m512i h = _mm512_cvtepu16_epi32((__m256i)_mm512_cvtneps_pbh(hi));
-    return _mm512_or_si512(l, _mm512_slli_epi32(h, 16));
-}
-
-SAC_AVX512_BF16 void sac_pack_query_bf16(const float *q, int32_t rows, int32_t dim, uint16_t *qb) {
-    /* Per tile of 6 rows: element (c, r) at q[c*6 + r] -> qb[(c/2*6 + r)*2 + c%2]. */
-    for (int32_t t = 0; t < rows; t += 6) {
-        const float *src = q + (int64_t)t * dim;
-        uint16_t *dst = qb + (int64_t)t * dim;
-        for (int32_t c = 0; c < dim; c += 2)
-            for (int r = 0; r < 6; r++) {
-                float x0 = src[c * 6 + r], x1 = src[(c + 1) * 6 + r];
-                uint32_t b0, b1;
-                memcpy(&b0, &x0, 4); memcpy(&b1, &x1, 4);
-                dst[(c / 2 * 6 + r) * 2] = (uint16_t)(b0 >> 16);      /* values are bf16 already */
-                dst[(c / 2 * 6 + r) * 2 + 1] = (uint16_t)(b1 >> 16);
-            }
-    }
-}
-
-SAC_AVX512_BF16 void sac_pack_block_bf16(const float *kt, const float *v, int32_t dim, int32_t ka, int32_t kb,
-                                         uint16_t *kbuf, uint16_t *vbuf) {
-    for (int32_t k = ka; k < kb; k += 16) {
-        const float *src = kt + (int64_t)k * dim;
-        uint16_t *dst = kbuf + (int64_t)k * dim;
-        for (int32_t c = 0; c < dim; c += 2)
-            _mm512_storeu_si512(dst + c * 16, pair_bf16(_mm512_loadu_ps(src + c * 16), _mm512_loadu_ps(src + (c + 1) * 16)));
-    }
-    for (int32_t j = ka; j < kb; j += 2) {
-        const float *r0 = v + (int64_t)j * dim, *r1 = r0 + dim;
-        uint16_t *dst = vbuf + (int64_t)j * dim;
-        int32_t c = 0;
-        for (; c + 16 <= dim; c += 16)
-            _mm512_storeu_si512(dst + 2 * c, pair_bf16(_mm512_loadu_ps(r0 + c), _mm512_loadu_ps(r1 + c)));
-        if (c < dim) {
-            __m512 x0 = _mm512_zextps256_ps512(_mm256_loadu_ps(r0 + c));
-            __m512 x1 = _mm512_zextps256_ps512(_mm256_loadu_ps(r1 + c));
-            _mm256_storeu_si256((__m256i *)(void *)(dst + 2 * c), _mm512_castsi512_si256(pair_bf16(x0, x1)));
-        }
-    }
-}
-
-SAC_INLINE SAC_AVX512_BF16 void scores_bf16(const sac_rowtile *t, int k, int nt) {
-    const int dim = t->dim;
-    const uint16_t *k0 = t->kb + (int64_t)k * dim, *k1 = k0 + 16 * dim;
-    const uint32_t *q = (const uint32_t *)(const void *)t->qb;
-    __m512 a[6][2];
-    for (int r = 0; r < 6; r++) { a[r][0] = _mm512_setzero_ps(); a[r][1] = _mm512_setzero_ps(); }
-    for (int c2 = 0; c2 < dim / 2; c2++) {
-        __m512bh x0 = (__m512bh)_mm512_loadu_si512(k0 + c2 * 32);
-        __m512bh x1 = nt == 2 ? (__m512bh)_mm512_loadu_si512(k1 + c2 * 32) : x0;
-        for (int r = 0; r < 6; r++) {
-            __m512bh b = (__m512bh)_mm512_set1_epi32((int)q[c2 * 6 + r]);
-            a[r][0] = _mm512_dpbf16_ps(a[r][0], b, x0);
-            if (nt == 2) a[r][1] = _mm512_dpbf16_ps(a[r][1], b, x1);
-        }
-    }
-    for (int r = 0; r < 6; r++) {
-        _mm512_storeu_ps(t->s + r * t->lds + k, a[r][0]);
-        if (nt == 2) _mm512_storeu_ps(t->s + r * t->lds + k + 16, a[r][1]);
-    }
-}
-
-/* P as bf16 pairs of keys: pb[r][j/2] holds keys j, j+1 of row r. */
-SAC_INLINE SAC_AVX512_BF16 void values_bf16(const sac_rowtile *t, const uint32_t *pb, int c, int nz) {
-    const int dim = t->dim, ldp = t->lds / 2;
-    __m512 a[6][4];
-    for (int r = 0; r < 6; r++)
-        for (int z = 0; z < nz; z++) a[r][z] = _mm512_loadu_ps(t->o + r * dim + c + 16 * z);
-    for (int j2 = t->ta / 2; j2 < t->tb / 2; j2++) {
-        const uint16_t *v = t->vb + ((int64_t)j2 * dim + c) * 2;
-        __m512bh x[4];
-        for (int z = 0; z < nz; z++) x[z] = (__m512bh)_mm512_loadu_si512(v + 32 * z);
-        for (int r = 0; r < 6; r++) {
-            __m512bh b = (__m512bh)_mm512_set1_epi32((int)pb[r * ldp + j2]);
-            for (int z = 0; z < nz; z++) a[r][z] = _mm512_dpbf16_ps(a[r][z], b, x[z]);
-        }
-    }
-    for (int r = 0; r < 6; r++)
-        for (int z = 0; z < nz; z++) _mm512_storeu_ps(t->o + r * dim + c + 16 * z, a[r][z]);
-}
-
-SAC_INLINE SAC_AVX512_BF16 void values_bf16_8(const sac_rowtile *t, const uint32_t *pb, int c) {
-    const int dim = t->dim, ldp = t->lds / 2;
-    __m256 a[6];
-    for (int r = 0; r < 6; r++) a[r] = _mm256_loadu_ps(t->o + r * dim + c);
-    for (int j2 = t->ta / 2; j2 < t->tb / 2; j2++) {
-        __m256bh x = (__m256bh)_mm256_loadu_si256((const __m256i *)(const void *)(t->vb + ((int64_t)j2 * dim + c) * 2));
-        for (int r = 0; r < 6; r++)
-            a[r] = _mm256_dpbf16_ps(a[r], (__m256bh)_mm256_set1_epi32((int)pb[r * ldp + j2]), x);
-    }
-    for (int r = 0; r < 6; r++) _mm256_storeu_ps(t->o + r * dim + c, a[r]);
-}
-
-SAC_AVX512_BF16 void sac_rowtile_avx512_bf16(const sac_rowtile *t) {
-    int k = t->ta;
-    for (; k + 32 <= t->tb; k += 32) scores_bf16(t, k, 2);
-    if (k < t->tb) scores_bf16(t, k, 1);
-    for (int r = 0; r < 6; r++) softmax_row(t, r);   /* round_p is set: P is bf16-valued */
-    uint32_t pb[6 * SAC_MAX_KEY_BLOCK / 2] __attribute__((aligned(64)));
-    const int ldp = t->lds / 2;
-    for (int r = 0; r < 6; r++) {
-        const float *p = t->s + r * t->lds;
-        uint16_t *dst = (uint16_t *)(void *)(pb + r * ldp);
-        int j = t->ta;
-        for (; j + 32 <= t->tb; j += 32)   /* 32 consecutive keys: pairs (j, j+1) in each lane */
-            _mm512_storeu_si512(dst + j, (__m512i)_mm512_cvtne2ps_pbh(_mm512_loadu_ps(p + j + 16), _mm512_loadu_ps(p + j)));
-        if (j < t->tb) _mm256_storeu_si256((__m256i *)(void *)(dst + j), (__m256i)_mm512_cvtneps_pbh(_mm512_loadu_ps(p + j)));
-    }
-    int c = 0;
-    for (; c + 64 <= t->dim; c += 64) values_bf16(t, pb, c, 4);
-    if (c + 32 <= t->dim) { values_bf16(t, pb, c, 2); c += 32; }
-    if (c + 16 <= t->dim) { values_bf16(t, pb, c, 1); c += 16; }
-    if (c < t->dim) values_bf16_8(t, pb, c);
+/* ---------------------------------------------------------------- shared with the AMX kernel */
+SAC_AVX512 void sac_rowtile_softmax_avx512(const sac_rowtile *t, int rows) {
+    for (int r = 0; r < rows; r++) softmax_row(t, r);
 }
 #endif

@@ -18,7 +18,7 @@ struct BlockScratch {
     let keys: UnsafeMutablePointer<Int>     // [keyBlock] key indices of a diagonal pass
     let row: UnsafeMutablePointer<Float>    // [dim] conversion scratch
     let kernels: KernelTable
-    // bf16 operand copies (kernels.bf16Operands): the query block, one key block's keys and values
+    // bf16 operand copies (kernels.bf16Operands): the query block's rows, one key block's keys and values
     let qb: UnsafeMutablePointer<UInt16>
     let kb: UnsafeMutablePointer<UInt16>
     let vb: UnsafeMutablePointer<UInt16>
@@ -75,9 +75,15 @@ func attendPanel(_ panel: PackedKV, rows: Int, _ w: BlockScratch) {
     var j0 = minLo / kt * kt
     while j0 < maxHi {
         let j1 = min(j0 + lds, KernelTraits.roundUp(maxHi, kt))
-        if w.kernels.bf16Operands {
+        if let block = w.kernels.block {
             sac_pack_block_bf16(panel.tile(at: j0), panel.v! + j0 * dim, Int32(dim),
                                 Int32((max(minLo, j0) - j0) / kt * kt), Int32(j1 - j0), w.kb, w.vb)
+            var step = sac_block(qa: w.qb, kb: w.kb, vb: w.vb, lo: int64(w.lo), hi: int64(w.hi), s: w.s,
+                                 m: w.m, l: w.l, o: w.o, j0: Int64(j0), j1: Int64(j1), rows: Int32(rows),
+                                 dim: Int32(dim), lds: Int32(lds))
+            block(&step)
+            j0 = j1
+            continue
         }
         var rt = 0
         while rt < rows {
@@ -90,7 +96,7 @@ func attendPanel(_ panel: PackedKV, rows: Int, _ w: BlockScratch) {
             if ua < ub, let rowTile = w.kernels.rowTile {
                 var step = sac_rowtile(
                     q: w.q + rt * dim, kt: panel.tile(at: j0), v: panel.v! + j0 * dim,
-                    qb: w.qb + rt * dim, kb: w.kb, vb: w.vb, lo: int64(w.lo + rt), hi: int64(w.hi + rt), s: s,
+                    lo: int64(w.lo + rt), hi: int64(w.hi + rt), s: s,
                     m: w.m + rt, l: w.l + rt, o: w.o + rt * dim, j0: Int64(j0), j1: Int64(j1),
                     dim: Int32(dim), lds: Int32(lds), ta: Int32((ua - j0) / kt * kt),
                     tb: Int32(KernelTraits.roundUp(ub - j0, kt)), round_p: w.kernels.roundP ? 1 : 0)

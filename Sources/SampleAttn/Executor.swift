@@ -30,7 +30,7 @@ func runAttention(_ pb: Problem, _ plan: Plan, threads: Int, ws: Workspace) thro
     // Per head of a group: which keys are selected indices (a diagonal key among them is skipped).
     let selected = try ws.allocate(withDiagonals ? try checkedProduct(G, sk, what: "index maps") : 1,
                                    of: UInt8.self, what: "index maps")
-    let kernels = KernelTable(bf16Products: plan.params.bf16Products)
+    let kernels = KernelTable(bf16Products: plan.params.bf16Products, dim: dim)
     let bf16 = plan.params.bf16Products
     let floatsPerWorker = BlockScratch.floatsPerWorker(dim: dim, kernels: kernels)
     let floats = try ws.allocate(try checkedProduct(threads, floatsPerWorker, what: "kernel scratch"), of: Float.self, what: "kernel scratch")
@@ -95,7 +95,7 @@ func runAttention(_ pb: Problem, _ plan: Plan, threads: Int, ws: Workspace) thro
                              kernels: kernels)
             let rows = KernelTraits.roundUp(n, KernelTraits.rows)
             packQueries(pb.q, head: h, rows: r0..<r0 + n, scale: qmul, into: w.q, row: w.row, roundToBF16: bf16)
-            if kernels.bf16Operands { sac_pack_query_bf16(w.q, Int32(rows), Int32(dim), w.qb) }
+            if kernels.bf16Operands { sac_pack_query_rows_bf16(w.q, Int32(rows), Int32(dim), w.qb) }
             w.reset(rows: rows, dim: dim)
             for r in n..<rows { w.lo[r] = 0; w.hi[r] = 0 }
             if head.dense {

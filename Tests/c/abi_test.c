@@ -343,7 +343,8 @@ static void test_features(void) {
     CHECK(f.max_head_dim == 256 && f.head_dim_multiple == 8, "max_head_dim %d head_dim_multiple %d",
           (int)f.max_head_dim, (int)f.head_dim_multiple);
     /* The chosen ISA is the best the CPU has (no SAMPLEATTN_ISA in this test's environment). */
-    int best = (f.cpu_isa_mask & SA_CPU_AVX512) ? SA_ISA_AVX512 : (f.cpu_isa_mask & SA_CPU_AVX2) ? SA_ISA_AVX2 : 0;
+    int best = (f.cpu_isa_mask & SA_CPU_AMX_BF16) ? SA_ISA_AMX : (f.cpu_isa_mask & SA_CPU_AVX512) ? SA_ISA_AVX512
+             : (f.cpu_isa_mask & SA_CPU_AVX2) ? SA_ISA_AVX2 : 0;
     CHECK(f.isa == best, "isa %d for cpu_isa_mask 0x%x", (int)f.isa, (unsigned)f.cpu_isa_mask);
     CHECK(f.simd_level == ((f.cpu_isa_mask & SA_CPU_AVX2) ? 1 : 0), "simd_level %d, cpu_isa_mask 0x%x",
           (int)f.simd_level, (unsigned)f.cpu_isa_mask);

@@ -1,7 +1,7 @@
 /* The ISA the library chose, and every kernel path end to end against a float64 oracle, through
    the public API (the environment picks the path: SAMPLEATTN_ISA, and the test-only
    SAMPLEATTN_TEST_CPU_MASK that hides CPU features).
-     isa_test check [ISA]      ISA (avx2|avx512) must be the one chosen (default: the best the
+     isa_test check [ISA]      ISA (avx2|avx512|amx) must be the one chosen (default: the best the
                                CPU has); dense, sample and slash mode against the oracle in
                                float32 and bf16 precision, 1 vs 3 threads bitwise; prints a
                                hash per output (equal float32 hashes across ISAs = bitwise equal)
@@ -154,7 +154,8 @@ static void check_config(const char *name, int mode, int64_t s, int64_t hq, int6
 }
 
 static int isa_of(const char *name) {
-    return strcmp(name, "avx2") == 0 ? SA_ISA_AVX2 : strcmp(name, "avx512") == 0 ? SA_ISA_AVX512 : -1;
+    return strcmp(name, "avx2") == 0 ? SA_ISA_AVX2 : strcmp(name, "avx512") == 0 ? SA_ISA_AVX512
+         : strcmp(name, "amx") == 0 ? SA_ISA_AMX : -1;
 }
 
 static sa_features features(void) {
@@ -167,7 +168,8 @@ static sa_features features(void) {
 
 static int check(const char *want) {
     sa_features f = features();
-    int best = (f.cpu_isa_mask & SA_CPU_AVX512) ? SA_ISA_AVX512 : SA_ISA_AVX2;
+    int best = (f.cpu_isa_mask & SA_CPU_AMX_BF16) ? SA_ISA_AMX
+             : (f.cpu_isa_mask & SA_CPU_AVX512) ? SA_ISA_AVX512 : SA_ISA_AVX2;
     int expect = want ? isa_of(want) : best;
     printf("isa %d, cpu_isa_mask 0x%x (avx2 %d avx512 %d avx512_bf16 %d amx_bf16 %d)\n", (int)f.isa,
            (unsigned)f.cpu_isa_mask, !!(f.cpu_isa_mask & SA_CPU_AVX2), !!(f.cpu_isa_mask & SA_CPU_AVX512),
@@ -208,6 +210,6 @@ static int refuse(const char *text) {
 int main(int argc, char **argv) {
     if (argc >= 2 && strcmp(argv[1], "check") == 0) return check(argc >= 3 ? argv[2] : NULL);
     if (argc >= 3 && strcmp(argv[1], "refuse") == 0) return refuse(argv[2]);
-    fprintf(stderr, "usage: isa_test check [avx2|avx512] | isa_test refuse TEXT\n");
+    fprintf(stderr, "usage: isa_test check [avx2|avx512|amx] | isa_test refuse TEXT\n");
     return 2;
 }

@@ -14,7 +14,6 @@ typedef struct {
     int dim, ta, tb;
     int64_t j0, j1, lo[6], hi[6];
     float *q, *kt, *v, *s, m[6], l[6], *o;
-    uint16_t *qb, *kb, *vb;
 } setup;
 
 static float gauss(void) { return (uniform() + uniform() + uniform()) * 1.2f; }
@@ -30,9 +29,6 @@ static void make(setup *t, int dim, int fresh, int bf16) {
     t->v = calloc((size_t)LDS * dim, sizeof(float));
     t->s = calloc((size_t)6 * LDS, sizeof(float));
     t->o = calloc((size_t)6 * dim, sizeof(float));
-    t->qb = calloc((size_t)6 * dim, 2);
-    t->kb = calloc((size_t)LDS * dim, 2);
-    t->vb = calloc((size_t)LDS * dim, 2);
     float qs = 3.0f / sqrtf((float)dim);
     for (int i = 0; i < 6 * dim; i++) t->q[i] = gauss() * qs;
     for (int i = 0; i < LDS * dim; i++) { t->kt[i] = gauss(); t->v[i] = gauss(); }
@@ -62,13 +58,13 @@ static void make(setup *t, int dim, int fresh, int bf16) {
 }
 
 static void release(setup *t) {
-    free(t->q); free(t->kt); free(t->v); free(t->s); free(t->o); free(t->qb); free(t->kb); free(t->vb);
+    free(t->q); free(t->kt); free(t->v); free(t->s); free(t->o);
 }
 
 static sac_rowtile args(setup *t, float *m, float *l, float *o, float *s, int round_p) {
     sac_rowtile a;
     memset(&a, 0, sizeof a);
-    a.q = t->q; a.kt = t->kt; a.v = t->v; a.qb = t->qb; a.kb = t->kb; a.vb = t->vb;
+    a.q = t->q; a.kt = t->kt; a.v = t->v;
     a.lo = t->lo; a.hi = t->hi; a.s = s; a.m = m; a.l = l; a.o = o;
     a.j0 = t->j0; a.j1 = t->j1; a.dim = t->dim; a.lds = LDS; a.ta = t->ta; a.tb = t->tb;
     a.round_p = round_p;
@@ -90,45 +86,47 @@ static state run(setup *t, sac_rowtile_fn fn, int round_p) {
     return st;
 }
 
-/* float64 oracle of the step: per row, m' = max(m, max s), l' = l 2^(m-m') + sum 2^(s-m'),
-   o' = o 2^(m-m') + sum 2^(s-m') v. Returns the largest error relative to the row's scale. */
+/* float64 oracle of one row's step over keys [a, b) of the block: m' = max(m, max s),
+   l' = l 2^(m-m') + sum 2^(s-m'), o' = o 2^(m-m') + sum p v with p = 2^(s-m'), or with bf16_p the
+   kernel's own rounded p (got_p), which must be within half a bf16 step of it. Returns the error
+   relative to l'; an empty range must leave the row untouched. */
+static double oracle_row(const float *q, const float *kt, const float *v, int dim, int a, int b,
+                         float m0, float l0, const float *o0, float m1, float l1, const float *o1,
+                         const float *got_p, int bf16_p) {
+    if (a >= b)
+        return m1 == m0 && l1 == l0 && memcmp(o1, o0, sizeof(float) * (size_t)dim) == 0 ? 0 : INFINITY;
+    double s[SAC_MAX_KEY_BLOCK], mx = m0;
+    for (int j = a; j < b; j++) {
+        double acc = 0;
+        for (int c = 0; c < dim; c++) acc += (double)q[c] * kt[(j / 16) * 16 * dim + c * 16 + j % 16];
+        s[j] = acc;
+        if (acc > mx) mx = acc;
+    }
+    double corr = exp2((double)m0 - mx), l = l0 * corr, o[256];
+    for (int c = 0; c < dim; c++) o[c] = o0[c] * corr;
+    for (int j = a; j < b; j++) {
+        double p = exp2(s[j] - mx);
+        l += p;
+        if (bf16_p) {
+            if (!(fabs(got_p[j] - p) <= p * (1.0 / 256) + 1e-6)) return INFINITY;
+            p = got_p[j];
+        }
+        for (int c = 0; c < dim; c++) o[c] += p * v[j * dim + c];
+    }
+    double e = fabs(l1 - l) / l;
+    for (int c = 0; c < dim; c++) { double d = fabs(o1[c] - o[c]) / l; if (d > e) e = d; }
+    if (fabs(m1 - mx) > 1e-5 * (1 + fabs(mx))) e = INFINITY;
+    return e;
+}
+
 static double oracle_error(const setup *t, const state *st, int bf16_p) {
     double worst = 0;
+    float qr[256];
     for (int r = 0; r < 6; r++) {
         int64_t lo = t->lo[r] > t->j0 ? t->lo[r] : t->j0, hi = t->hi[r] < t->j1 ? t->hi[r] : t->j1;
-        int a = (int)(lo - t->j0), b = (int)(hi - t->j0);
-        if (a >= b) {
-            int same = st->m[r] == t->m[r] && st->l[r] == t->l[r] &&
-                       memcmp(st->o + r * t->dim, t->o + r * t->dim, sizeof(float) * (size_t)t->dim) == 0;
-            if (!same) worst = INFINITY;
-            continue;
-        }
-        double s[LDS], mx = t->m[r];
-        for (int j = a; j < b; j++) {
-            double acc = 0;
-            for (int c = 0; c < t->dim; c++)
-                acc += (double)t->q[c * 6 + r] * t->kt[(j / 16) * 16 * t->dim + c * 16 + j % 16];
-            s[j] = acc;
-            if (acc > mx) mx = acc;
-        }
-        double corr = exp2((double)t->m[r] - mx), l = t->l[r] * corr;
-        double o[256];
-        for (int c = 0; c < t->dim; c++) o[c] = t->o[r * t->dim + c] * corr;
-        for (int j = a; j < b; j++) {
-            double p = exp2(s[j] - mx);
-            l += p;
-            if (bf16_p) {
-                /* P rounded to bf16: within half a bf16 step of the exact p; the products then
-                   use the kernel's own rounded P (a rounding that flips is not an error) */
-                double got = st->s[r * LDS + j];
-                if (!(fabs(got - p) <= p * (1.0 / 256) + 1e-6)) return INFINITY;
-                p = got;
-            }
-            for (int c = 0; c < t->dim; c++) o[c] += p * t->v[j * t->dim + c];
-        }
-        double scale = l, e = fabs(st->l[r] - l) / scale;
-        for (int c = 0; c < t->dim; c++) { double d = fabs(st->o[r * t->dim + c] - o[c]) / scale; if (d > e) e = d; }
-        if (fabs(st->m[r] - mx) > 1e-5 * (1 + fabs(mx))) e = INFINITY;
+        for (int c = 0; c < t->dim; c++) qr[c] = t->q[c * 6 + r];
+        double e = oracle_row(qr, t->kt, t->v, t->dim, (int)(lo - t->j0), (int)(hi - t->j0), t->m[r], t->l[r],
+                              t->o + r * t->dim, st->m[r], st->l[r], st->o + r * t->dim, st->s + r * LDS, bf16_p);
         if (!(e <= worst)) worst = e;
     }
     return worst;
@@ -141,11 +139,71 @@ static int same_state(const setup *t, const state *a, const state *b) {
 
 static void release_state(state *s) { free(s->o); free(s->s); }
 
+/* The AMX key-block kernel on a whole query block: `rows` rows (not a multiple of 16) with
+   ranges cutting tiles, empty rows, rows reaching past the block; a block shorter than 256 keys
+   (zero-padded value pairs); rows past `rows` filled with NaN must not leak. Each row against
+   the float64 oracle with the kernel's own bf16 P. */
+static void test_amx_blocks(void) {
+    const int dims[] = {32, 64, 128, 256}, nkeys[] = {256, 208};
+    for (int di = 0; di < 4; di++)
+        for (int ki = 0; ki < 2; ki++) {
+            const int dim = dims[di], rows = 90, R = 96, n = nkeys[ki];
+            const int64_t j0 = 512, j1 = j0 + n;
+            rng_state = 77u + (unsigned)(di * 2 + ki);
+            float *q = calloc((size_t)R * dim, 4), *kt = calloc((size_t)LDS * dim, 4), *v = calloc((size_t)LDS * dim, 4);
+            float *s = malloc((size_t)R * LDS * 4), *m = malloc(R * 4), *l = malloc(R * 4), *o = malloc((size_t)R * dim * 4);
+            float *m0 = malloc(R * 4), *l0 = malloc(R * 4), *o0 = malloc((size_t)R * dim * 4);
+            uint16_t *qa = calloc((size_t)R * dim, 2), *kb = calloc((size_t)LDS * dim, 2), *vb = calloc((size_t)LDS * dim, 2);
+            int64_t lo[96], hi[96];
+            float qs = 3.0f / sqrtf((float)dim);
+            for (int i = 0; i < rows * dim; i++) q[i] = gauss() * qs;
+            for (int i = 0; i < n * dim; i++) { kt[i] = gauss(); v[i] = gauss(); }
+            sac_round_bf16(q, rows * dim); sac_round_bf16(kt, n * dim); sac_round_bf16(v, n * dim);
+            for (int i = 0; i < R * LDS; i++) s[i] = NAN;
+            for (int r = 0; r < R; r++) {
+                int fresh = r % 3 == 0;
+                m[r] = r < rows ? (fresh ? -INFINITY : 2.0f + uniform()) : NAN;
+                l[r] = r < rows ? (fresh ? 0 : 3.0f + uniform()) : NAN;
+                for (int c = 0; c < dim; c++) o[r * dim + c] = r < rows ? (fresh ? 0 : gauss()) : NAN;
+                int a = (int)((uniform() + 1) * 100), b = n - (int)((uniform() + 1) * 60);
+                lo[r] = j0 + a - (r % 7 == 1 ? 1000 : 0);
+                hi[r] = j0 + b + (r % 5 == 2 ? 1000 : 0);
+                if (r % 11 == 4) lo[r] = hi[r] = j0 + 30;   /* empty */
+                if (r >= rows) { lo[r] = 0; hi[r] = 1 << 30; }   /* stale scratch: must be ignored */
+            }
+            memcpy(m0, m, R * 4); memcpy(l0, l, R * 4); memcpy(o0, o, (size_t)R * dim * 4);
+            int64_t ua = INT64_MAX;
+            for (int r = 0; r < rows; r++)
+                if (lo[r] < hi[r]) { int64_t a = lo[r] > j0 ? lo[r] : j0; if (a < ua) ua = a; }
+            /* q in packQueries' layout for sac_pack_query_rows_bf16 */
+            float *qt = calloc((size_t)R * dim, 4);
+            for (int r = 0; r < rows; r++)
+                for (int c = 0; c < dim; c++) qt[(r / 6) * 6 * dim + c * 6 + r % 6] = q[r * dim + c];
+            sac_pack_query_rows_bf16(qt, rows, dim, qa);
+            sac_pack_block_bf16(kt, v, dim, (int32_t)((ua - j0) / 16 * 16), n, kb, vb);
+            sac_block blk = {qa, kb, vb, lo, hi, s, m, l, o, j0, j1, rows, dim, LDS};
+            sac_attend_block_amx(&blk);
+            double worst = 0;
+            for (int r = 0; r < rows; r++) {
+                int64_t a = lo[r] > j0 ? lo[r] : j0, b = hi[r] < j1 ? hi[r] : j1;
+                double e = oracle_row(q + r * dim, kt, v, dim, (int)(a - j0), (int)(b - j0), m0[r], l0[r],
+                                      o0 + r * dim, m[r], l[r], o + r * dim, s + r * LDS, 1);
+                if (!(e <= worst)) worst = e;
+            }
+            CHECK(worst < 2e-5, "amx d=%d keys=%d: error %.3g vs float64", dim, n, worst);
+            int clean = 1;
+            for (int r = rows; r < R; r++) clean &= isnan(m[r]) && isnan(l[r]);
+            CHECK(clean, "amx d=%d: padding rows' m, l were written", dim);
+            free(q); free(kt); free(v); free(s); free(m); free(l); free(o); free(m0); free(l0); free(o0);
+            free(qa); free(kb); free(vb); free(qt);
+        }
+}
+
 int main(void) {
     uint32_t mask = sac_cpu_isa_mask();
-    int avx512 = (mask & SA_CPU_AVX512) != 0, bf16 = (mask & SA_CPU_AVX512_BF16) != 0;
-    printf("cpu_isa_mask 0x%x: avx512 kernel %s, avx512-bf16 kernel %s\n", (unsigned)mask,
-           avx512 ? "tested" : "NOT RUN (CPU lacks it)", bf16 ? "tested" : "NOT RUN (CPU lacks it)");
+    int avx512 = (mask & SA_CPU_AVX512) != 0, amx = (mask & SA_CPU_AMX_BF16) != 0;
+    printf("cpu_isa_mask 0x%x: avx512 kernel %s, amx kernel %s\n", (unsigned)mask,
+           avx512 ? "tested" : "NOT RUN (CPU lacks it)", amx ? "tested" : "NOT RUN (CPU lacks it)");
     /* exp2 reference: exact at integers, 0 below -126, close to exp2 elsewhere */
     double e2 = 0;
     for (int i = -2000; i <= 2000; i++) {
@@ -176,18 +234,10 @@ int main(void) {
                     CHECK(ea < 2e-5, "avx512 d=%d: error %.3g vs float64", dim, ea);
                     release_state(&a);
                 }
-                if (bf16 && prec) {
-                    sac_pack_query_bf16(t.q, 6, dim, t.qb);
-                    sac_pack_block_bf16(t.kt, t.v, dim, t.ta, t.tb, t.kb, t.vb);
-                    state b = run(&t, sac_rowtile_avx512_bf16, 1);
-                    double eb = oracle_error(&t, &b, 1);
-                    /* same operands, bf16 products exact: only the sums' order and rounding differ */
-                    CHECK(eb < 2e-5, "avx512-bf16 d=%d fresh=%d: error %.3g vs float64", dim, fresh, eb);
-                    release_state(&b);
-                }
                 release_state(&ref);
                 release(&t);
             }
+    if (amx) test_amx_blocks();
     printf("%d checks, %d failed\n", n_checks, n_failed);
     return n_failed ? 1 : 0;
 }

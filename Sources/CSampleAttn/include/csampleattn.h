@@ -59,9 +59,6 @@ typedef struct sac_rowtile {
     const float *q;          /* query tile, q[c*6 + r], in log2 units */
     const float *kt;         /* key tiles from j0: key tile at j0 + k is kt + k*dim */
     const float *v;          /* value rows from j0: v[j*dim + c] */
-    const uint16_t *qb;      /* bf16 kernels: q in pairs of dims, qb[(c/2*6 + r)*2 + c%2] */
-    const uint16_t *kb;      /* bf16 kernels: keys in pairs of dims, kb[k*dim + c/2*32 + jj*2 + c%2] */
-    const uint16_t *vb;      /* bf16 kernels: values in pairs of keys, vb[(j/2*dim + c)*2 + j%2] */
     const int64_t *lo, *hi;  /* the 6 rows' key ranges, in panel coordinates */
     float *s;                /* [6 x lds] scores, then probabilities */
     float *m, *l;            /* the 6 rows' running max (log2 units) and sum */
@@ -73,11 +70,31 @@ typedef struct sac_rowtile {
 
 typedef void (*sac_rowtile_fn)(const sac_rowtile *t);
 void sac_rowtile_ref(const sac_rowtile *t);          /* scalar, any CPU */
-void sac_rowtile_avx512(const sac_rowtile *t);       /* SA_ISA_AVX512, float32 operands */
-void sac_rowtile_avx512_bf16(const sac_rowtile *t);  /* AVX512-BF16 dot products; round_p = 1 */
-/* The operand layouts of sac_rowtile_avx512_bf16 (the inputs hold bf16 values already):
-   a query block of `rows` rows (a multiple of 6), and keys [ka, kb) of a key block. */
-void sac_pack_query_bf16(const float *q, int32_t rows, int32_t dim, uint16_t *qb);
+void sac_rowtile_avx512(const sac_rowtile *t);       /* SA_ISA_AVX512 and up */
+/* The softmax part of sac_rowtile_avx512 for rows 0..rows-1 of t (rows may exceed 6). */
+void sac_rowtile_softmax_avx512(const sac_rowtile *t, int rows);
+
+/* attendPanel's work on one key block [j0, j1) for a whole query block at once, with AMX-BF16
+   tiles (SA_ISA_AMX, bf16 precision, dim a multiple of 32, rows <= 96): per 16-row tile, the
+   union of its rows' ranges, S = Q K^T on tiles, the softmax of sac_rowtile_avx512 (P rounded to
+   bf16), O += P V on tiles. Rows past `rows` up to the tile are scratch (never read). */
+typedef struct sac_block {
+    const uint16_t *qa;      /* query rows, bf16 [ceil16(rows) x dim] (sac_pack_query_rows_bf16) */
+    const uint16_t *kb;      /* keys from j0 in pairs of dims (sac_pack_block_bf16) */
+    const uint16_t *vb;      /* values from j0 in pairs of keys (sac_pack_block_bf16) */
+    const int64_t *lo, *hi;  /* per row key range, panel coordinates */
+    float *s;                /* [ceil16(rows) x lds] scores, then probabilities */
+    float *m, *l, *o;        /* running max, sum, output rows [ceil16(rows) x dim] */
+    int64_t j0, j1;
+    int32_t rows, dim, lds;
+} sac_block;
+typedef void (*sac_block_fn)(const sac_block *b);
+void sac_attend_block_amx(const sac_block *b);
+/* The operand layouts of sac_attend_block_amx (the inputs hold bf16 values already): packQueries'
+   tiles of `rows` rows as bf16 rows (zero up to a multiple of 16); keys [ka, kb) of a key block
+   as kb[k*dim + c/2*32 + jj*2 + c%2] (tile k, dim c, key jj), values as
+   vb[(j/2*dim + c)*2 + j%2] from ka rounded down to 32 up to kb rounded up to 32 (zero past kb). */
+void sac_pack_query_rows_bf16(const float *q, int32_t rows, int32_t dim, uint16_t *qa);
 void sac_pack_block_bf16(const float *kt, const float *v, int32_t dim, int32_t ka, int32_t kb,
                          uint16_t *kbuf, uint16_t *vbuf);
 /* x[i] = x rounded to bf16 (nearest even), in place. */

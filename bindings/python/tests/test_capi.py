@@ -111,7 +111,9 @@ def test_features():
     f = sampleattn.features()
     assert set(f) == {"simd_level", "openmp", "max_threads", "max_head_dim", "head_dim_multiple",
                       "isa", "cpu_isa_mask"}
-    best = C.SA_ISA_AVX512 if f["cpu_isa_mask"] & C.SA_CPU_AVX512 else C.SA_ISA_AVX2
+    mask = f["cpu_isa_mask"]
+    best = (C.SA_ISA_AMX if mask & C.SA_CPU_AMX_BF16 else C.SA_ISA_AVX512 if mask & C.SA_CPU_AVX512
+            else C.SA_ISA_AVX2)
     assert f["isa"] == best   # no SAMPLEATTN_ISA in the test environment
     assert f["max_head_dim"] == 256 and f["head_dim_multiple"] == 8 and f["max_threads"] >= 1
 
