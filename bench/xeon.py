@@ -2,7 +2,7 @@
 """Many-core benchmark: our kernels (the ISA the library chose at run time) against PyTorch's
 CPU scaled_dot_product_attention in float32 and bfloat16, at 1..16 threads.
 
-    SAMPLEATTN_LIBRARY=... python3 bench/xeon.py --data 8192=DIR --data 16384=DIR \
+    SAMPLEATTN_LIBRARY=... python3 bench/xeon.py --data real16k=DIR:12 --data real8k=DIR:12:8192 \
         [--random 65536] [--threads 1,2,4,8,16] [--repeats 3] [--json PATH]
 
 DIR holds one layer's L{layer}_{q,k,v}.npy (float16, head-major [H, S, d], any number of query
@@ -40,8 +40,10 @@ def median(xs):
 
 
 # ---------------------------------------------------------------- data
-def load_dir(path, layer):
-    q, k, v = (np.load(Path(path) / ("L%02d_%s.npy" % (layer, n))) for n in "qkv")
+def load_dir(path, layer, length=None):
+    """The layer's first `length` tokens (all by default): a causal prefix is itself a real
+    prefill of that length."""
+    q, k, v = (np.load(Path(path) / ("L%02d_%s.npy" % (layer, n)))[:, :length] for n in "qkv")
     meta = Path(path) / "meta.json"
     scale = json.loads(meta.read_text()).get("scale") if meta.exists() else None
     return q, k, v, scale or 1 / math.sqrt(q.shape[2])
@@ -204,7 +206,8 @@ def scaling(rows, lo, hi):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--data", action="append", default=[], help="NAME=DIR[:LAYER], e.g. real16k=d:12")
+    ap.add_argument("--data", action="append", default=[],
+                    help="NAME=DIR[:LAYER[:TOKENS]], e.g. real16k=d:12 or real8k=d:12:8192 (a prefix)")
     ap.add_argument("--random", type=int, default=0, help="tokens of random data (largest thread count only)")
     ap.add_argument("--threads", default="1,2,4,8,16")
     ap.add_argument("--repeats", type=int, default=3)
@@ -222,8 +225,9 @@ def main():
     cases = []
     for spec in args.data:
         name, rest = spec.split("=", 1)
-        path, _, layer = rest.partition(":")
-        cases.append((name, load_dir(path, int(layer or 12)), threads, True))
+        path, _, rest = rest.partition(":")
+        layer, _, length = rest.partition(":")
+        cases.append((name, load_dir(path, int(layer or 12), int(length) if length else None), threads, True))
     if args.random:
         cases.append(("random%dk" % (args.random // 1024), random_data(args.random), [max(threads)], False))
     for name, data, ts, full in cases:
