@@ -1,8 +1,9 @@
 /* AMX-BF16 kernel of one key block for a whole query block (SA_ISA_AMX, bf16 precision, head_dim
    a multiple of 32): per 16-row tile, S = Q K^T and O += P V on tiles (bf16 operands, float32
-   sums), the online softmax between them by the AVX-512 code (sac_rowtile_softmax_avx512).
+   sums), between them the online softmax in AVX-512 with P written as bf16 directly.
    The caller (cpu_isa.c) has asked Linux for tile data permission before the first call. */
 #include "csampleattn.h"
+#include <math.h>
 #include <string.h>
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -100,6 +101,63 @@ SAC_AMX static void values(const sac_block *b, const uint16_t *p, size_t ldp, fl
     if (n > 3) _tile_stored(3, o + c + 48, ldo);
 }
 
+/* exp2v of VectorMath.swift (the same polynomial and range reduction), 16 lanes. */
+SAC_AMX static inline __m512 exp2_16(__m512 x) {
+    const __m512 lo = _mm512_set1_ps(-126.0f), hi = _mm512_set1_ps(126.0f), magic = _mm512_set1_ps(12582912.0f);
+    __mmask16 under = _mm512_cmp_ps_mask(x, lo, _CMP_LT_OQ);
+    __m512 xc = _mm512_min_ps(_mm512_max_ps(x, lo), hi);
+    __m512 t = _mm512_add_ps(xc, magic);
+    __m512 f = _mm512_sub_ps(xc, _mm512_sub_ps(t, magic));
+    __m512 p = _mm512_set1_ps(1.5403530393381606e-4f);
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.3333558146428443e-3f));
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(9.618129107628477e-3f));
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(5.550410866482158e-2f));
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(0.2402265069591007f));
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(0.6931471805599453f));
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.0f));
+    __m512i bits = _mm512_slli_epi32(_mm512_add_epi32(_mm512_sub_epi32(_mm512_castps_si512(t),
+                       _mm512_set1_epi32(0x4B400000)), _mm512_set1_epi32(127)), 23);
+    return _mm512_maskz_mul_ps((__mmask16)~under, p, _mm512_castsi512_ps(bits));
+}
+
+/* Lanes of keys j..j+15 inside [a, b). */
+static inline __mmask16 lanes(int j, int a, int b) {
+    int lo = a - j < 0 ? 0 : a - j > 16 ? 16 : a - j, hi = b - j < 0 ? 0 : b - j > 16 ? 16 : b - j;
+    return (__mmask16)(((1u << hi) - 1) & ~((1u << lo) - 1));
+}
+
+/* The online-softmax update of row r from its scores, P written as bf16 over the 32-key chunks
+   [ka, kz) (zero outside the row's keys), in one pass for the max and one for exp2, the sum
+   and P. The same exp2 as the float32 kernels; sums in 16 lanes. */
+SAC_AMX static void softmax_row(const sac_block *b, int r, const float *row, uint16_t *p, int ta, int tb, int ka, int kz) {
+    int64_t lo = b->lo[r] > b->j0 ? b->lo[r] : b->j0, hi = b->hi[r] < b->j1 ? b->hi[r] : b->j1;
+    int a = (int)(lo - b->j0), e = (int)(hi - b->j0);
+    const __m512 ninf = _mm512_set1_ps(-INFINITY);
+    if (a >= e) {
+        for (int j = ka; j < kz; j += 16) _mm256_storeu_si256((__m256i *)(void *)(p + j), _mm256_setzero_si256());
+        return;
+    }
+    __m512 mv = ninf;
+    for (int j = ta; j < tb; j += 16) mv = _mm512_max_ps(mv, _mm512_mask_loadu_ps(ninf, lanes(j, a, e), row + j));
+    float m_old = b->m[r], m_row = _mm512_reduce_max_ps(mv), m_new = m_row > m_old ? m_row : m_old;
+    float correction = _mm512_cvtss_f32(exp2_16(_mm512_set1_ps(m_old - m_new)));
+    __m512 shift = _mm512_set1_ps(m_new), acc = _mm512_setzero_ps();
+    for (int j = ka; j < kz; j += 16) {
+        __mmask16 k = lanes(j, a, e);
+        __m512 x = exp2_16(_mm512_sub_ps(_mm512_mask_loadu_ps(ninf, k, row + j), shift));
+        x = _mm512_maskz_mov_ps(k, x);
+        acc = _mm512_add_ps(acc, x);
+        _mm256_storeu_si256((__m256i *)(void *)(p + j), (__m256i)_mm512_cvtneps_pbh(x));
+    }
+    b->l[r] = b->l[r] * correction + _mm512_reduce_add_ps(acc);
+    b->m[r] = m_new;
+    if (correction != 1.0f) {
+        float *o = b->o + (int64_t)r * b->dim;
+        __m512 cv = _mm512_set1_ps(correction);
+        for (int c = 0; c < b->dim; c += 16) _mm512_storeu_ps(o + c, _mm512_mul_ps(_mm512_loadu_ps(o + c), cv));
+    }
+}
+
 SAC_AMX void sac_attend_block_amx(const sac_block *b) {
     const int dim = b->dim, lds = b->lds;
     uint16_t p[16 * SAC_MAX_KEY_BLOCK] __attribute__((aligned(64)));
@@ -116,23 +174,13 @@ SAC_AMX void sac_attend_block_amx(const sac_block *b) {
         }
         if (ua >= ub) continue;
         int ta = (int)((ua - b->j0) / 16 * 16), tb = (int)((ub - b->j0 + 15) / 16 * 16);
+        int ka = ta / 32 * 32, kz = (tb + 31) / 32 * 32;   /* 32-key chunks of P for the tiles */
         float *s = b->s + (int64_t)r0 * lds;
         for (int k = ta; k < tb; k += 64) scores(b, b->qa + (int64_t)r0 * dim, s, k, (tb - k) / 16 < 4 ? (tb - k) / 16 : 4);
-        sac_rowtile t;
-        memset(&t, 0, sizeof t);
-        t.lo = b->lo + r0; t.hi = b->hi + r0; t.s = s; t.m = b->m + r0; t.l = b->l + r0;
-        t.o = b->o + (int64_t)r0 * dim; t.j0 = b->j0; t.j1 = b->j1;
-        t.dim = dim; t.lds = lds; t.ta = ta; t.tb = tb; t.round_p = 1;
-        sac_rowtile_softmax_avx512(&t, nr);
-        /* P to bf16 rows over 32-key chunks [ka, kz); zero outside [ta, tb) and in padding rows */
-        int ka = ta / 32 * 32, kz = (tb + 31) / 32 * 32;
         for (int r = 0; r < 16; r++) {
-            uint16_t *dst = p + r * SAC_MAX_KEY_BLOCK;
-            const float *src = s + (int64_t)r * lds;
-            for (int j = ka; j < kz; j += 16) {
-                __m512 x = r < nr && j >= ta && j < tb ? _mm512_loadu_ps(src + j) : _mm512_setzero_ps();
-                _mm256_storeu_si256((__m256i *)(void *)(dst + j), (__m256i)_mm512_cvtneps_pbh(x));
-            }
+            uint16_t *pr = p + r * SAC_MAX_KEY_BLOCK;
+            if (r < nr) softmax_row(b, r0 + r, s + (int64_t)r * lds, pr, ta, tb, ka, kz);
+            else for (int j = ka; j < kz; j += 16) _mm256_storeu_si256((__m256i *)(void *)(pr + j), _mm256_setzero_si256());
         }
         for (int c = 0; c < dim; c += 64)
             values(b, p, SAC_MAX_KEY_BLOCK, b->o + (int64_t)r0 * dim, c, (dim - c) / 16 < 4 ? (dim - c) / 16 : 4, ka, kz);

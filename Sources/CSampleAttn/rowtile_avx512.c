@@ -163,8 +163,4 @@ SAC_AVX512 void sac_rowtile_avx512(const sac_rowtile *t) {
     if (c < t->dim) values_f32_8(t, c);
 }
 
-/* ---------------------------------------------------------------- shared with the AMX kernel */
-SAC_AVX512 void sac_rowtile_softmax_avx512(const sac_rowtile *t, int rows) {
-    for (int r = 0; r < rows; r++) softmax_row(t, r);
-}
 #endif

@@ -119,6 +119,37 @@ static double oracle_row(const float *q, const float *kt, const float *v, int di
     return e;
 }
 
+/* The AMX kernel's row against float64 with P rounded to bf16 inside the kernel: every output
+   element within the bf16 rounding bound (2^-8, its unit roundoff, of sum p |v|) plus slack for
+   the float32 scores and sums, l and m
+   as in oracle_row. Returns the largest error / bound (<= 1 passes). */
+static double oracle_row_bf16_bound(const float *q, const float *kt, const float *v, int dim, int a, int b,
+                                    float m0, float l0, const float *o0, float m1, float l1, const float *o1) {
+    if (a >= b)
+        return m1 == m0 && l1 == l0 && memcmp(o1, o0, sizeof(float) * (size_t)dim) == 0 ? 0 : INFINITY;
+    double s[SAC_MAX_KEY_BLOCK], mx = m0;
+    for (int j = a; j < b; j++) {
+        double acc = 0;
+        for (int c = 0; c < dim; c++) acc += (double)q[c] * kt[(j / 16) * 16 * dim + c * 16 + j % 16];
+        s[j] = acc;
+        if (acc > mx) mx = acc;
+    }
+    double corr = exp2((double)m0 - mx), l = l0 * corr, worst = 0;
+    for (int j = a; j < b; j++) l += exp2(s[j] - mx);
+    for (int c = 0; c < dim; c++) {
+        double o = o0[c] * corr, mag = fabs(o), pv = 0;
+        for (int j = a; j < b; j++) {
+            double p = exp2(s[j] - mx);
+            o += p * v[j * dim + c];
+            pv += p * fabs(v[j * dim + c]);
+        }
+        double bound = pv / 256 + 1e-5 * (mag + pv) + 1e-6 * l, e = fabs(o1[c] - o) / bound;
+        if (!(e <= worst)) worst = e;
+    }
+    if (!(fabs(l1 - l) <= 1e-5 * l) || fabs(m1 - mx) > 1e-5 * (1 + fabs(mx))) worst = INFINITY;
+    return worst;
+}
+
 static double oracle_error(const setup *t, const state *st, int bf16_p) {
     double worst = 0;
     float qr[256];
@@ -186,11 +217,12 @@ static void test_amx_blocks(void) {
             double worst = 0;
             for (int r = 0; r < rows; r++) {
                 int64_t a = lo[r] > j0 ? lo[r] : j0, b = hi[r] < j1 ? hi[r] : j1;
-                double e = oracle_row(q + r * dim, kt, v, dim, (int)(a - j0), (int)(b - j0), m0[r], l0[r],
-                                      o0 + r * dim, m[r], l[r], o + r * dim, s + r * LDS, 1);
+                double e = oracle_row_bf16_bound(q + r * dim, kt, v, dim, (int)(a - j0), (int)(b - j0), m0[r], l0[r],
+                                                 o0 + r * dim, m[r], l[r], o + r * dim);
                 if (!(e <= worst)) worst = e;
             }
-            CHECK(worst < 2e-5, "amx d=%d keys=%d: error %.3g vs float64", dim, n, worst);
+            CHECK(worst <= 1, "amx d=%d keys=%d: error %.3g of the bf16 rounding bound vs float64", dim, n, worst);
+            printf("amx d=%d keys=%d: largest error %.2f of the bound\n", dim, n, worst);
             int clean = 1;
             for (int r = rows; r < R; r++) clean &= isnan(m[r]) && isnan(l[r]);
             CHECK(clean, "amx d=%d: padding rows' m, l were written", dim);
@@ -227,6 +259,18 @@ int main(void) {
                 state ref = run(&t, sac_rowtile_ref, prec);
                 double err = oracle_error(&t, &ref, prec);
                 CHECK(err < 2e-5, "reference d=%d fresh=%d bf16=%d: error %.3g vs float64", dim, fresh, prec, err);
+                if (prec) {   /* the bound the AMX kernel is held to holds for the reference too */
+                    double worst = 0;
+                    float qr[256];
+                    for (int r = 0; r < 6; r++) {
+                        int64_t lo = t.lo[r] > t.j0 ? t.lo[r] : t.j0, hi = t.hi[r] < t.j1 ? t.hi[r] : t.j1;
+                        for (int c = 0; c < dim; c++) qr[c] = t.q[c * 6 + r];
+                        double e = oracle_row_bf16_bound(qr, t.kt, t.v, dim, (int)(lo - t.j0), (int)(hi - t.j0), t.m[r],
+                                                         t.l[r], t.o + r * dim, ref.m[r], ref.l[r], ref.o + r * dim);
+                        if (!(e <= worst)) worst = e;
+                    }
+                    CHECK(worst <= 1, "reference d=%d fresh=%d: %.3g of the bf16 bound", dim, fresh, worst);
+                }
                 if (avx512) {
                     state a = run(&t, sac_rowtile_avx512, prec);
                     CHECK(same_state(&t, &a, &ref), "avx512 d=%d fresh=%d bf16=%d differs from the reference", dim, fresh, prec);

@@ -71,13 +71,11 @@ typedef struct sac_rowtile {
 typedef void (*sac_rowtile_fn)(const sac_rowtile *t);
 void sac_rowtile_ref(const sac_rowtile *t);          /* scalar, any CPU */
 void sac_rowtile_avx512(const sac_rowtile *t);       /* SA_ISA_AVX512 and up */
-/* The softmax part of sac_rowtile_avx512 for rows 0..rows-1 of t (rows may exceed 6). */
-void sac_rowtile_softmax_avx512(const sac_rowtile *t, int rows);
 
 /* attendPanel's work on one key block [j0, j1) for a whole query block at once, with AMX-BF16
    tiles (SA_ISA_AMX, bf16 precision, dim a multiple of 32, rows <= 96): per 16-row tile, the
-   union of its rows' ranges, S = Q K^T on tiles, the softmax of sac_rowtile_avx512 (P rounded to
-   bf16), O += P V on tiles. Rows past `rows` up to the tile are scratch (never read). */
+   union of its rows' ranges, S = Q K^T on tiles, the online softmax (exp2v's polynomial, P
+   rounded to bf16 after the sum), O += P V on tiles. Rows past `rows` up to the tile are scratch (never read). */
 typedef struct sac_block {
     const uint16_t *qa;      /* query rows, bf16 [ceil16(rows) x dim] (sac_pack_query_rows_bf16) */
     const uint16_t *kb;      /* keys from j0 in pairs of dims (sac_pack_block_bf16) */
