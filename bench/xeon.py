@@ -167,6 +167,7 @@ def bench(name, data, threads, repeats, pause, ref, rows):
             "ratio": statistics.median(b / x for b, x in zip(times[base], times[n])) if base else None,
             "ratio_vs_torch_f32": statistics.median(b / x for b, x in zip(times["torch sdpa f32"], times[n])),
             "stage12_share": median([(x["time_sample_s"] + x["time_filter_s"]) / x["time_total_s"] for x in st]),
+            "stage1_s": median([x["time_sample_s"] for x in st]), "stage2_s": median([x["time_filter_s"] for x in st]),
             "density": st[-1]["density"] if st else None,
             "rel_err": err, "rel_err_max_head": err_max, "cra": cra, "cra_min_head": cra_min,
         })
@@ -202,6 +203,14 @@ def scaling(rows, lo, hi):
             out.append({"data": r["data"], "method": r["method"], "speedup": s,
                         "efficiency": s / (hi / lo)})
     return out
+
+
+def save(args, info, rows, threads):
+    result = {"machine": info, "describe": args.describe, "tag": args.tag, "repeats": args.repeats, "rows": rows,
+              "scaling_%d_vs_%d" % (max(threads), min(threads)): scaling(rows, min(threads), max(threads))}
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=1))
+    return result
 
 
 def main():
@@ -241,19 +250,17 @@ def main():
         for t in ts:
             part = bench(name, data, t, args.repeats, args.pause, ref, oracle_rows)
             rows += part
+            save(args, info, rows, threads)   # after every case: a run cut short keeps what it measured
             for r in part:
                 print("%-10s %2d thr  %-24s %8.3f s  x%-6s (vs %s)  st1+2 %-6s  err %.2e  cra %s" % (
                     name, t, r["method"], r["median_s"], "%.2f" % r["ratio"] if r["ratio"] else "-",
                     r["baseline"] or "-", "%.3f" % r["stage12_share"] if r["stage12_share"] is not None else "-",
                     r["rel_err"] if r["rel_err"] is not None else float("nan"),
                     "%.4f" % r["cra"] if r["cra"] is not None else "-"), flush=True)
-    result = {"machine": info, "describe": args.describe, "tag": args.tag, "repeats": args.repeats, "rows": rows,
-              "scaling_%d_vs_%d" % (max(threads), min(threads)): scaling(rows, min(threads), max(threads))}
+    result = save(args, info, rows, threads)
     for r in result["scaling_%d_vs_%d" % (max(threads), min(threads))] if max(threads) > min(threads) else []:
         print("scaling %-10s %-24s %5.2fx  %3.0f%% of linear" % (r["data"], r["method"], r["speedup"],
                                                               100 * r["efficiency"]))
-    if args.json:
-        Path(args.json).write_text(json.dumps(result, indent=1))
 
 
 if __name__ == "__main__":
