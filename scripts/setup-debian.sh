@@ -6,7 +6,7 @@ export DEBIAN_FRONTEND=noninteractive
 as_root=""
 [ "$(id -u)" = 0 ] || as_root="sudo"
 $as_root apt-get update -qq
-$as_root apt-get install -y -qq libopenblas-dev libomp-dev cmake ninja-build pkg-config python3-venv make binutils > /dev/null
+$as_root apt-get install -y -qq libopenblas-dev libomp-dev cmake ninja-build pkg-config python3-venv make binutils unzip > /dev/null
 if ! command -v swift > /dev/null && [ ! -x /opt/swift/usr/bin/swift ]; then
     echo "Swift 6 is required (expected at /opt/swift)" >&2
     exit 1

@@ -648,6 +648,12 @@ static void test_slash_plan(void) {
         CHECK_STATUS(sa_plan_head_slashes(plan, h, slashes, 0), SA_ERR_BUFFER_TOO_SMALL);
         CHECK_STATUS(sa_plan_head_slashes(plan, h, slashes, 16), SA_OK);
         CHECK(slashes[0] == 0, "slash head %lld: the diagonal is kept", (long long)h);
+        /* sa_plan_head_offsets is the neutral name of the same call. */
+        int64_t offsets[16];
+        CHECK_STATUS(sa_plan_head_offsets(plan, h, offsets, 0), SA_ERR_BUFFER_TOO_SMALL);
+        CHECK_STATUS(sa_plan_head_offsets(plan, h, offsets, 16), SA_OK);
+        CHECK(memcmp(offsets, slashes, (size_t)info.n_slash_blocks * sizeof(int64_t)) == 0,
+              "slash head %lld: sa_plan_head_offsets gives sa_plan_head_slashes' offsets", (long long)h);
     }
     CHECK_STATUS(sa_plan_apply(ctx, plan, &q.view, &k.view, &v.view, &out.view, NULL, NULL), SA_OK);
     sa_plan_free(plan);

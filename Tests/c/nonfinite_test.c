@@ -1,5 +1,5 @@
 /*
- * Non-finite data test of libsampleattn (issue #7): NaN, +Inf, -Inf and huge finite values in
+ * Non-finite data test of libsampleattn: NaN, +Inf, -Inf and huge finite values in
  * q, k or v, in dense and SampleAttention mode. Every call must return SA_OK (data is not
  * validated), never crash or hang (ctest's timeout), and the damage must stay where README
  * "Guarantees" says it does. Prints, per case, which output rows became non-finite:
@@ -25,16 +25,8 @@ enum { S = 256, HQ = 4, HKV = 2, D = 64, G = HQ / HKV, BAD_TOKEN = 100, BAD_HEAD
 
 static float q[S * HQ * D], k[S * HKV * D], v[S * HKV * D], out[S * HQ * D], lse[HQ * S];
 
-static sa_tensor view(float *data, int64_t heads) {
-    sa_tensor t;
-    memset(&t, 0, sizeof t);
-    t.data = data;
-    t.dtype = SA_DTYPE_F32;
-    t.n_tokens = S;
-    t.n_heads = heads;
-    t.head_dim = D;
-    return t;
-}
+/* A token-major float32 [S, heads, D] view. */
+static sa_tensor view(float *data, int64_t heads) { return view_of(data, SA_DTYPE_F32, S, heads, D, 0); }
 
 static int row_finite(int i, int h) {
     for (int c = 0; c < D; c++)

@@ -47,9 +47,8 @@ func buildSlashPlan(_ pb: Problem, _ params: Params, threads: Int, ws: Workspace
     // Per worker: mass per diagonal block and per key (float64: sums of many small terms).
     let sums = try ws.allocate(try checkedProduct(threads, nb + ldS, what: "slash sums"), of: Double.self, what: "slash sums")
 
-    var heads = [HeadPlan](repeating: HeadPlan.dense(sq: sq, sk: sk), count: pb.hq)
+    var heads = PlannedHeads(count: pb.hq, sq: sq, sk: sk)
     var timeSample = 0.0
-    var reason = SA_FALLBACK_NONE
     let planned = UnsafeMutablePointer<HeadPlan>.allocate(capacity: G)
     planned.initialize(repeating: HeadPlan.dense(sq: sq, sk: sk), count: G)
     defer { planned.deinitialize(count: G); planned.deallocate() }
@@ -120,22 +119,17 @@ func buildSlashPlan(_ pb: Problem, _ params: Params, threads: Int, ws: Workspace
         }
         timeSample += sac_now_seconds() - t0
         if params.shareKVGroup {
-            let columns = Array(Set((0..<G).flatMap { planned[$0].indices })).sorted()
-            let diagonals = Array(Set((0..<G).flatMap { planned[$0].slashBlocks })).sorted()
+            let columns = groupUnion((0..<G).map { planned[$0].indices })
+            let diagonals = groupUnion((0..<G).map { planned[$0].slashBlocks })
             for hl in 0..<G { planned[hl].indices = columns; planned[hl].slashBlocks = diagonals }
         }
         for hl in 0..<G {
             var head = planned[hl]
             head.keptEntries = head.slashKeptEntries(sq: sq, sk: sk)
-            if head.density > Double(params.maxDensity) && !params.forceSparse {
-                head = HeadPlan.dense(sq: sq, sk: sk)
-                reason = SA_FALLBACK_DENSITY
-            }
-            heads[kvHead * G + hl] = head
+            heads.store(head, at: kvHead * G + hl, params: params)
         }
     }
-    if heads.allSatisfy(\.dense) && reason == SA_FALLBACK_NONE { reason = SA_FALLBACK_DENSITY }
     // Stages 1 and 2 run fused per head here; their time is reported as sampling.
-    return Plan(hq: pb.hq, sq: sq, sk: sk, params: params, heads: heads,
-                timeSample: timeSample, timeFilter: 0, fallbackReason: reason)
+    return Plan(hq: pb.hq, sq: sq, sk: sk, params: params, heads: heads.heads,
+                timeSample: timeSample, timeFilter: 0, fallbackReason: heads.fallbackReason)
 }

@@ -246,8 +246,8 @@ public func sa_get_features_impl(_ f: UnsafeMutablePointer<sa_features>?) -> sa_
     r.simd_level = sac_cpu_has_avx2_fma() == 1 ? 1 : 0
     r.openmp = sac_has_openmp()
     r.max_threads = sac_max_threads()
-    r.max_head_dim = Int32(KernelTraits.maxDim)
-    r.head_dim_multiple = Int32(KernelTraits.dimMultiple)
+    r.max_head_dim = Int32(ShapeLimits.maxHeadDim)
+    r.head_dim_multiple = Int32(ShapeLimits.headDimMultiple)
     r.isa = KernelTable.isa
     r.cpu_isa_mask = KernelTable.cpuMask
     do { try writeVersioned(r, to: f, name: "sa_features") } catch { return SA_ERR_STRUCT_SIZE }

@@ -18,7 +18,7 @@ struct HeadPlan: Equatable {
     var diagonals: [Int] = []
 
     var isSlash: Bool { blockSize > 0 && !dense }
-    /// What sa_plan_head_slashes reports: slash heads' block offsets, seed heads' diagonals
+    /// What sa_plan_head_offsets reports: slash heads' block offsets, seed heads' diagonals
     /// (offsets of block size 1), nothing for dense heads.
     var diagonalOffsets: [Int] { dense ? [] : isSlash ? slashBlocks : diagonals }
     /// Sparse heads read their selected keys from a gathered panel.

@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import CSampleAttn
 
 /// The attention pass: exact attention over a plan's mask (dense heads over all causal keys),
@@ -126,7 +129,7 @@ func runAttention(_ pb: Problem, _ plan: Plan, threads: Int, ws: Workspace) thro
                 attendPanel(packed, rows: rows, w)
                 if let rowKeys, !head.diagonals.isEmpty {
                     for r in 0..<n {
-                        attendDiagonals(head, row: r, position: pb.position(ofRow: r0 + r), keys: rowKeys,
+                        attendDiagonals(head.diagonals, row: r, position: pb.position(ofRow: r0 + r), keys: rowKeys,
                                         values: packed.v!, selected: selected + hl * sk, dim: dim, w)
                     }
                 }
@@ -156,7 +159,3 @@ func queryBlocks(sq: Int, sk: Int, alignedTo b: Int) -> [Range<Int>] {
     }
     return blocks
 }
-
-#if canImport(Glibc)
-import Glibc
-#endif

@@ -1,7 +1,7 @@
 import CSampleAttn
 
-/// The defaults of sa_params, in one place. sink_tokens, min_seq_len and max_density were chosen
-/// by measurement on real attention inputs (see docs/DEFAULTS.md).
+/// The defaults of sa_params, in one place. How each was chosen, with the measurements and the
+/// commands behind them: docs/DEFAULTS.md (slash mode: docs/SLASH.md).
 enum Defaults {
     static let mode = SA_MODE_SAMPLE
     static let alpha: Float = 0.95
@@ -10,23 +10,13 @@ enum Defaults {
     static let sinkTokens: Int32 = 4
     static let minSeqLen: Int32 = 1024
     static let maxDensity: Float = 0.75
-    // 16 rows (padded to 18 in the score kernel): 24-row groups saved the padding but, with fewer
-    // sampled positions, lost 0.011 true CRA on layer 23 at 4K (engine example measurement).
-    static let sampleGroup: Int32 = 16
-    // Diagonal stripes: long verbatim repeats (a text quoting an earlier passage, copied code)
-    // are attended along a diagonal that column stripes cannot cover. The joint selection picked
-    // ~14 per head on the prose 8K text (docs/DIAGONALS.md); 64 bounds the kernel's extra work.
-    static let maxDiagonals: Int32 = 64
-    static let alphaColumn: Float = 0.98   // overall kept share of the sampled rows (docs/SLASH.md)
-    // Share the diagonal blocks alone must reach. 0.8 (the first choice) kept a true CRA of
-    // 0.926-0.947 at 32K (worst head 0.816); 0.95 keeps 0.960-0.976, like the seed mode (docs/SLASH.md).
+    static let sampleGroup: Int32 = 16        // 16 rows, padded to 18 by the score kernel (docs/KERNEL_NOTES.md)
+    static let maxDiagonals: Int32 = 64       // bounds the attention pass's per-row diagonal work
+    static let alphaColumn: Float = 0.98
     static let alphaSlash: Float = 0.95
     static let chunkN: Int32 = 2
     static let blockSize: Int32 = 64
-    // Gain on the held-out shortfall. 2 brought SmolLM2-135M from +3.62% to +0.31% perplexity
-    // (code 4K; density 0.239 -> 0.278; gain 1: +0.82%) and kept Qwen2.5-Coder-0.5B at dense's
-    // perplexity (prose 8K; density 0.301 -> 0.354); docs/DEFAULTS.md.
-    static let alphaCorrection: Float = 2
+    static let alphaCorrection: Float = 2     // gain on the held-out shortfall
     static let precision = SA_PRECISION_F32
 }
 
@@ -61,29 +51,8 @@ func defaultParams() -> sa_params {
     return p
 }
 
-/// Validated parameters of one call.
-struct Params: Equatable {
-    var mode: Int32
-    var alpha: Float
-    var windowRatio: Float
-    var sampleRatio: Float
-    var sinkTokens: Int
-    var minSeqLen: Int
-    var maxDensity: Float
-    var scale: Float          // 0 = 1/sqrt(d), resolved by the problem
-    var shareKVGroup: Bool
-    var forceSparse: Bool
-    var minStripes: Int
-    var maxStripes: Int       // 0 = no limit
-    var sampleGroup: Int
-    var maxDiagonals: Int     // seed mode; 0 = no diagonal stripes
-    var alphaColumn: Float
-    var alphaSlash: Float
-    var chunkN: Int
-    var blockSize: Int
-    var alphaCorrection: Float   // seed mode; 0 = alpha on the sampled rows (the paper)
-    var bf16Products: Bool       // SA_PRECISION_BF16: the attention pass's products in bfloat16
-
+/// Decoding and validation of a caller's sa_params.
+extension Params {
     /// Reads a caller's sa_params honouring its struct_size: fields past it keep their defaults,
     /// bytes past our own struct must be zero (a newer caller asking for something we lack).
     static func decode(_ pointer: UnsafePointer<sa_params>?) throws -> Params {

@@ -1,63 +1,11 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import CSampleAttn
 
-/// Stage 1, query-guided attention sampling: which query rows are sampled, and the exact
-/// softmax of each sampled row over all its keys, accumulated per key column outside that
-/// row's local window.
-
-/// Sampled rows: groups of adjacent rows, evenly strided over the chunk, the last group
-/// always ending at the last row (scores of a group come from one matrix product).
-struct SampleRows {
-    let groups: [Range<Int>]     // row ranges, ascending, disjoint
-    let firstRow: [Int]          // index of each group's first row among the sampled rows, then count
-    var count: Int { firstRow.last! }
-
-    init(groups: [Range<Int>]) {
-        self.groups = groups
-        var first = [0]
-        for g in groups { first.append(first.last! + g.count) }
-        firstRow = first
-    }
-
-    /// The sampled rows (indices in stage-1 order) at offset r in their group with r % folds == fold.
-    func rowIndices(fold: Int, of folds: Int) -> [Int] {
-        groups.indices.flatMap { g in stride(from: firstRow[g] + fold, to: firstRow[g + 1], by: folds) }
-    }
-
-    init(sq: Int, ratio: Float, groupSize: Int) {
-        let gs = min(groupSize, sq)
-        // At least 4 groups: a short chunk (chunked prefill, 512 rows) would otherwise sample
-        // 2 groups, too few positions to estimate the columns (engine example, layer 23: chunked
-        // CRA 0.926 against one-shot 0.953).
-        let target = max(4 * gs, Int((ratio * Float(sq)).rounded(.up)))
-        let ng = max(1, (target + gs - 1) / gs)
-        var groups: [Range<Int>] = []
-        if ng * gs >= sq {
-            var s = 0
-            while s < sq { groups.append(s..<min(sq, s + gs)); s += gs }
-        } else if ng == 1 {
-            groups = [(sq - gs)..<sq]
-        } else {
-            for g in 0..<ng {
-                let start = g * (sq - gs) / (ng - 1)
-                groups.append(start..<start + gs)
-            }
-        }
-        self.init(groups: groups)
-    }
-}
-
-/// Stage-1 results of one query head.
-struct SampleStats {
-    let columnMass: UnsafeMutablePointer<Float>   // [sk]: sum of sampled P_ij with j <= p(i) - w or j < sinks
-    let rowLse2: UnsafeMutablePointer<Float>      // [sampled rows]: log2-sum-exp2 of the row's scores
-    let rowWindowMass: UnsafeMutablePointer<Float> // [sampled rows]: the row's mass inside its window, sinks excluded
-
-    func windowMass(of rows: [Int]) -> Double {
-        var total = 0.0
-        for i in rows { total += Double(rowWindowMass[i]) }
-        return total
-    }
-}
+/// Stage 1, query-guided attention sampling: the exact softmax of each sampled row over all its
+/// keys, accumulated per key column outside that row's local window (which rows are sampled:
+/// SampleRows; where the sums go: SeedWorkspace).
 
 /// Scores of one group of adjacent query rows against all their causal keys, turned into
 /// 2^(s - rowmax) in place (row r of the group at scores + r * roundUp(sk, 16), keys 0...p).
@@ -101,15 +49,6 @@ func groupExponentials(_ group: Range<Int>, head: Int, problem pb: Problem, keys
     }
 }
 
-/// dst[0..<n] += src[0..<n] * scale
-@inline(__always)
-func addScaled(_ dst: UnsafeMutablePointer<Float>, _ src: UnsafePointer<Float>, _ n: Int, _ scale: Float) {
-    let sv = F8(repeating: scale)
-    var j = 0
-    while j + 8 <= n { store8(load8(dst + j).addingProduct(load8(src + j), sv), dst + j); j += 8 }
-    while j < n { dst[j] += src[j] * scale; j += 1 }
-}
-
 /// Stage 1 of the seed algorithm for the groups `groupIndices` of one query head: exact softmax
 /// of each sampled row, its mass inside its window past the first `sinks` keys, and its mass per
 /// key outside the window and on the sinks, added (in group order, so sums do not depend on
@@ -138,6 +77,29 @@ func sampleGroups(_ rows: SampleRows, _ groupIndices: [Int], head: Int, problem 
     }
 }
 
-#if canImport(Glibc)
-import Glibc
-#endif
+/// Stage 1 for the query heads of K/V head `kvHead` into `ws`: packs its keys, samples every
+/// group of every head (tasks: head x partition), then reduces in a fixed order, the partitions
+/// into each fold and the folds into the total, so the sums do not depend on threads.
+func sampleKVGroup(_ kvHead: Int, problem pb: Problem, rows: SampleRows, split: SampleSplit, window: Int,
+                   sinks: Int, threads: Int, ws: SeedWorkspace) {
+    let G = pb.groupSize, parts = split.parts, folds = split.folds, ldS = ws.ldS
+    ws.keys.fillParallel(from: pb.k, nil, head: kvHead, indices: nil, threads: threads, rows: ws.queries(0))
+    ws.clearMass()
+    parallelFor(threads: threads, tasks: G * parts) { t, worker in
+        let hl = t / parts, part = t % parts
+        sampleGroups(rows, split.partGroups[part], head: kvHead * G + hl, problem: pb, keys: ws.keys, window: window,
+                     stats: ws.stats(hl), entries: ws.entries(hl), sinks: sinks,
+                     foldMass: ws.slot(hl, part * folds), foldStride: ldS, folds: folds,
+                     q: ws.queries(worker), scores: ws.scores(worker))
+    }
+    parallelFor(threads: threads, tasks: G) { hl, _ in
+        func add(_ src: UnsafeMutablePointer<Float>, into dst: UnsafeMutablePointer<Float>) {
+            var j = 0
+            while j < ldS { store8(load8(dst + j) + load8(src + j), dst + j); j += 8 }
+        }
+        for f in 0..<folds {
+            for part in 1..<parts { add(ws.slot(hl, part * folds + f), into: ws.foldMass(hl, f)) }
+            add(ws.foldMass(hl, f), into: ws.stats(hl).columnMass)
+        }
+    }
+}

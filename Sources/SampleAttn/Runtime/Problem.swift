@@ -19,10 +19,10 @@ struct Problem {
     @inline(__always) func position(ofRow i: Int) -> Int { sk - sq + i }
 
     /// Validates q, k (and v, out, lse when given) in a fixed order so each bad input class
-    /// reports its own status. Nothing is written.
+    /// reports its own status. Nothing is written. `scale` is sa_params.scale (0 = 1/sqrt(d)).
     init(q qp: UnsafePointer<sa_tensor>?, k kp: UnsafePointer<sa_tensor>?,
          v vp: UnsafePointer<sa_tensor>?, out op: UnsafePointer<sa_tensor>?,
-         lse: UnsafeMutablePointer<Float>?, params: Params, needsValues: Bool) throws {
+         lse: UnsafeMutablePointer<Float>?, scale requested: Float, needsValues: Bool) throws {
         let q = try TensorView(qp, name: "q")
         let k = try TensorView(kp, name: "k")
         let v = needsValues ? try TensorView(vp, name: "v") : nil
@@ -75,6 +75,6 @@ struct Problem {
         hq = q.heads
         hkv = k.heads
         dim = q.dim
-        scale = params.scale == 0 ? 1 / Float(q.dim).squareRoot() : params.scale
+        scale = requested == 0 ? 1 / Float(q.dim).squareRoot() : requested
     }
 }

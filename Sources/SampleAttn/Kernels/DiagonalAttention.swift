@@ -11,18 +11,11 @@ func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ dim: Int) -> Fl
     return hsum(acc)
 }
 
-/// Row r of queries packed by packQueries (tiles of 6 rows, dim-major) into `row` ([dim]).
-@inline(__always)
-func unpackQuery(_ q: UnsafePointer<Float>, row r: Int, dim: Int, into row: UnsafeMutablePointer<Float>) {
-    let tr = KernelTraits.rows
-    let src = q + (r / tr) * tr * dim + r % tr
-    for c in 0..<dim { row[c] = src[c * tr] }
-}
-
-/// Adds the diagonal keys of `head` to the running softmax of row r (at position p) of a query
-/// block. keys, values: [sk x dim] rows of the K/V head; selected: 1 for the head's indices
-/// ([sk], their keys are attended already). Scores go through w.s in chunks of keyBlock.
-func attendDiagonals(_ head: HeadPlan, row r: Int, position p: Int, keys: UnsafePointer<Float>,
+/// Adds the keys p - d of the diagonal offsets `diagonals` (ascending) to the running softmax of
+/// row r (at position p) of a query block. keys, values: [sk x dim] rows of the K/V head;
+/// selected: 1 for the head's indices ([sk], their keys are attended already). Scores go through
+/// w.s in chunks of keyBlock.
+func attendDiagonals(_ diagonals: [Int], row r: Int, position p: Int, keys: UnsafePointer<Float>,
                      values: UnsafePointer<Float>, selected: UnsafePointer<UInt8>, dim: Int, _ w: BlockScratch) {
     let q = w.row
     unpackQuery(w.q, row: r, dim: dim, into: q)
@@ -45,7 +38,7 @@ func attendDiagonals(_ head: HeadPlan, row r: Int, position p: Int, keys: Unsafe
         w.m[r] = m
         n = 0
     }
-    for d in head.diagonals {
+    for d in diagonals {
         if d > p { break }
         let j = p - d
         if selected[j] != 0 { continue }

@@ -5,105 +5,6 @@
 /// one offset, which is what a repeated passage looks like, and picking one removes its entries
 /// from the columns' masses (and the reverse), so a row's key is never paid for twice.
 
-/// Stage-1 probabilities large enough to matter for diagonals: per sampled row, the keys outside
-/// its window (sinks excluded) with probability >= 1 / capacity, ascending. At most `capacity`
-/// keys of a softmax row can reach that, so a row never overflows its slots.
-struct SampledEntries {
-    static let capacity = 256
-    let keys: UnsafeMutablePointer<Int32>    // [rows x capacity]
-    let probs: UnsafeMutablePointer<Float>   // [rows x capacity]
-    let counts: UnsafeMutablePointer<Int32>  // [rows]
-
-    /// Records keys [from, to) of one sampled row (`row` holds 2^(s - max), `inv` 1 / its sum).
-    func record(_ index: Int, row: UnsafePointer<Float>, from: Int, to: Int, inv: Float) {
-        let threshold = 1 / (Float(Self.capacity) * inv)
-        let keys = self.keys + index * Self.capacity, probs = self.probs + index * Self.capacity
-        var n = 0
-        var a = from
-        while a < to {
-            let b = min(to, a + 64)
-            if rowMax(row, a, b) >= threshold {   // most blocks hold no large entry
-                for j in a..<b where row[j] >= threshold && n < Self.capacity {
-                    keys[n] = Int32(j)
-                    probs[n] = row[j] * inv
-                    n += 1
-                }
-            }
-            a = b
-        }
-        counts[index] = Int32(n)
-    }
-}
-
-/// Entry ids grouped by a list number (a key, or a diagonal offset), in their original order
-/// within each list: one flat array and the lists' starts (built once per selection; arrays of
-/// arrays cost an allocation per non-empty list).
-private struct EntryLists {
-    private var start: [Int] = []
-    private var items: [Int] = []
-
-    init() {}
-
-    init(ids: [Int], lists: [Int], count: Int) {
-        start = [Int](repeating: 0, count: count + 1)
-        for l in lists { start[l + 1] += 1 }
-        for l in 0..<count { start[l + 1] += start[l] }
-        var next = start
-        items = [Int](repeating: 0, count: ids.count)
-        for (id, l) in zip(ids, lists) { items[next[l]] = id; next[l] += 1 }
-    }
-
-    subscript(list: Int) -> ArraySlice<Int> { items[start[list]..<start[list + 1]] }
-}
-
-/// A max-heap of (mass, id), ties to the lower id (deterministic picks).
-private struct Candidates {
-    private var items: [(mass: Double, id: Int)] = []
-
-    private static func above(_ a: (mass: Double, id: Int), _ b: (mass: Double, id: Int)) -> Bool {
-        a.mass != b.mass ? a.mass > b.mass : a.id < b.id
-    }
-
-    init(_ initial: [(mass: Double, id: Int)]) {
-        items = initial
-        var i = items.count / 2
-        while i > 0 { i -= 1; siftDown(i) }
-    }
-
-    var isEmpty: Bool { items.isEmpty }
-
-    mutating func push(_ x: (mass: Double, id: Int)) {
-        items.append(x)
-        var i = items.count - 1
-        while i > 0 {
-            let parent = (i - 1) / 2
-            if !Self.above(items[i], items[parent]) { break }
-            items.swapAt(i, parent)
-            i = parent
-        }
-    }
-
-    mutating func pop() -> (mass: Double, id: Int) {
-        let top = items[0]
-        let last = items.removeLast()
-        if !items.isEmpty { items[0] = last; siftDown(0) }
-        return top
-    }
-
-    private mutating func siftDown(_ start: Int) {
-        var i = start
-        while true {
-            let l = 2 * i + 1, r = l + 1
-            var best = i
-            if l < items.count && Self.above(items[l], items[best]) { best = l }
-            if r < items.count && Self.above(items[r], items[best]) { best = r }
-            if best == i { return }
-            items.swapAt(i, best)
-            i = best
-        }
-    }
-}
-
 /// The sampled mass on the first `sinks` keys (always kept; alpha applies to the rest).
 private func forcedSinkMass(_ columnMass: UnsafePointer<Float>, sinks: Int) -> Double {
     var mass = 0.0
@@ -129,8 +30,8 @@ func selectStripes(columnMass: UnsafePointer<Float>, sk: Int, window: Int, windo
     let endCandidate = max(firstCandidate, sk - window)
     // alpha applies to the mass outside the forced sinks: heads that park most of their
     // attention on token 0 would otherwise meet alpha with sinks + window and drop the text part
-    // (SmolLM2 late layers: 60-99% on token 0). With sinks = 0 this is the paper's rule; with
-    // sinks > 0 the overall kept share is still >= alpha.
+    // (docs/DEFAULTS.md). With sinks = 0 this is the paper's rule; with sinks > 0 the overall
+    // kept share is still >= alpha.
     let sinkMass = forcedSinkMass(columnMass, sinks: firstCandidate)
     var kept = windowMass
     let target = Double(alpha) * (Double(rows.count) - sinkMass)
@@ -211,25 +112,6 @@ func selectStripes(columnMass: UnsafePointer<Float>, sk: Int, window: Int, windo
     return (columns.sorted(), diagonals.sorted())
 }
 
-/// The kept mass of sampled `rows` over a final mask (window + `indices` outside the window +
-/// `diagonals`): their window mass, their column sums of the indices, and the recorded entries
-/// the diagonals add (keys not already among the indices).
-func estimatedKept(indices: [Int], diagonals: [Int], columnMass: UnsafePointer<Float>, windowMass: Double,
-                   rows: [Int], positions: [Int], entries: SampledEntries?) -> Double {
-    var kept = windowMass
-    for j in indices { kept += Double(columnMass[j]) }
-    guard !diagonals.isEmpty, let e = entries else { return kept }
-    let onDiagonal = Set(diagonals), selected = Set(indices)
-    for i in rows {
-        let p = positions[i]
-        for s in 0..<Int(e.counts[i]) {
-            let id = i * SampledEntries.capacity + s, j = Int(e.keys[id])
-            if onDiagonal.contains(p - j) && !selected.contains(j) { kept += Double(e.probs[id]) }
-        }
-    }
-    return kept
-}
-
 /// One fold of the held-out check (the sampled rows at one offset mod 4 in their groups): its
 /// rows' column sums, its rows, and the other sampled rows.
 struct SampleFold {
@@ -261,9 +143,9 @@ struct HeadSelection {
 
     /// One fold of the held-out check: the stripes chosen on the other folds' rows at alpha, and
     /// how much of the fold's own mass outside the sinks they keep (with that total). Stripes
-    /// fitted to the rows that chose them keep less of other rows' mass (on SmolLM2-135M heads
-    /// that read per-row retrieved keys, about half of it), and stage 2 sees only the rows that
-    /// chose them. Folds are independent (they run in parallel); heldOutShare sums them.
+    /// fitted to the rows that chose them keep less of other rows' mass (heads that read per-row
+    /// retrieved keys; docs/DEFAULTS.md), and stage 2 sees only the rows that chose them. Folds
+    /// are independent (they run in parallel); heldOutShare sums them.
     func heldOutPart(_ fold: SampleFold) -> HeldOutPart {
         var others = [Float](repeating: 0, count: sk)
         for j in 0..<sk { others[j] = stats.columnMass[j] - fold.columnMass[j] }

@@ -103,3 +103,26 @@ func packQueries(_ view: TensorView, head: Int, rows: Range<Int>, scale: Float,
         for c in 0..<dim { dst[c * tr] = row[c] }
     }
 }
+
+/// Row r of queries packed by packQueries (tiles of 6 rows, dim-major) into `row` ([dim]).
+@inline(__always)
+func unpackQuery(_ q: UnsafePointer<Float>, row r: Int, dim: Int, into row: UnsafeMutablePointer<Float>) {
+    let tr = KernelTraits.rows
+    let src = q + (r / tr) * tr * dim + r % tr
+    for c in 0..<dim { row[c] = src[c * tr] }
+}
+
+extension PackedKV {
+    /// Key j's first element in the tile layout; its dims follow keyTile floats apart.
+    @inline(__always) func key(at j: Int) -> UnsafePointer<Float> {
+        UnsafePointer(kt + (j / KernelTraits.keyTile) * KernelTraits.keyTile * dim + j % KernelTraits.keyTile)
+    }
+
+    /// q[0..<dim] . key j, summed in dim order: one score outside a tile (a diagonal key).
+    @inline(__always) func dot(_ q: UnsafePointer<Float>, key j: Int) -> Float {
+        let k = key(at: j)
+        var s: Float = 0
+        for c in 0..<dim { s += q[c] * k[c * KernelTraits.keyTile] }
+        return s
+    }
+}

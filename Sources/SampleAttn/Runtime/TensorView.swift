@@ -36,8 +36,8 @@ struct TensorView {
         guard t.n_tokens > 0, t.n_heads > 0, t.head_dim > 0 else {
             throw SAError(SA_ERR_INVALID_SHAPE, "\(name) shape [\(t.n_tokens), \(t.n_heads), \(t.head_dim)] has a size <= 0")
         }
-        guard t.head_dim % Int64(KernelTraits.dimMultiple) == 0, t.head_dim <= Int64(KernelTraits.maxDim) else {
-            throw SAError(SA_ERR_UNSUPPORTED_HEAD_DIM, "\(name).head_dim \(t.head_dim) is not supported (multiples of \(KernelTraits.dimMultiple) up to \(KernelTraits.maxDim))")
+        guard t.head_dim % Int64(ShapeLimits.headDimMultiple) == 0, t.head_dim <= Int64(ShapeLimits.maxHeadDim) else {
+            throw SAError(SA_ERR_UNSUPPORTED_HEAD_DIM, "\(name).head_dim \(t.head_dim) is not supported (multiples of \(ShapeLimits.headDimMultiple) up to \(ShapeLimits.maxHeadDim))")
         }
         guard t.stride_token >= 0, t.stride_head >= 0 else {
             throw SAError(SA_ERR_INVALID_STRIDE, "\(name) strides (\(t.stride_token), \(t.stride_head)) must be >= 0")

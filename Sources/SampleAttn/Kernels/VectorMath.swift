@@ -95,3 +95,12 @@ func fillRange(_ row: UnsafeMutablePointer<Float>, _ a: Int, _ b: Int, _ value: 
 func zeroRange(_ row: UnsafeMutablePointer<Float>, _ a: Int, _ b: Int) {
     if b > a { row.advanced(by: a).update(repeating: 0, count: b - a) }
 }
+
+/// dst[0..<n] += src[0..<n] * scale
+@inline(__always)
+func addScaled(_ dst: UnsafeMutablePointer<Float>, _ src: UnsafePointer<Float>, _ n: Int, _ scale: Float) {
+    let sv = F8(repeating: scale)
+    var j = 0
+    while j + 8 <= n { store8(load8(dst + j).addingProduct(load8(src + j), sv), dst + j); j += 8 }
+    while j < n { dst[j] += src[j] * scale; j += 1 }
+}
