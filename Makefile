@@ -10,6 +10,8 @@
 #   make test-wheel             build the Python wheel, install it into a new venv, and run it
 #                               there with the Swift toolchain hidden (Tests/install/test_wheel.sh)
 #   make lint                   ruff, swift-format's rule set, clang-format config, whitespace
+#   make test-isa               every kernel ISA this CPU has against the float64 oracle, and the
+#                               ISA dispatcher's choices and refusals (scripts/test_isa.sh)
 #   make install PREFIX=/opt/sa install the CMake build
 #   make demo                   SampleAttention vs exact attention on the bundled real data
 BUILD_DIR  ?= build
@@ -24,7 +26,7 @@ export PATH := /opt/swift/usr/bin:$(PATH)
 PYVENV     ?= $(BUILD_DIR)/pyvenv
 PYTHON     ?= python3
 
-.PHONY: build test test-static pytest pyvenv install clean demo cli
+.PHONY: build test test-static test-isa pytest pyvenv install clean demo cli
 
 build:
 	cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) $(CMAKE_ARGS)
@@ -33,6 +35,7 @@ build:
 test: build
 	swift test -c release
 	ctest --test-dir $(BUILD_DIR) --output-on-failure
+	$(MAKE) test-isa
 	$(MAKE) pytest
 	$(MAKE) test-static
 	$(MAKE) test-sanitize
@@ -47,6 +50,9 @@ test-static:
 	      -DSA_STATIC_SWIFT_STDLIB=ON -DSA_BUILD_TESTS=OFF $(CMAKE_ARGS)
 	cmake --build $(STATIC_BUILD_DIR)
 	bash Tests/install/test_static.sh $(STATIC_BUILD_DIR) . "$$(sed -n 's/^CMAKE_C_COMPILER:[A-Z]*=//p' $(STATIC_BUILD_DIR)/CMakeCache.txt)" $(BUILD_DIR)
+
+test-isa: build
+	bash scripts/test_isa.sh $(BUILD_DIR)
 
 # The binding's tests run against the CMake-built library, with torch (the CPU wheel), ml_dtypes,
 # transformers and gguf installed and a real model (SmolLM2-135M, a GGUF file that a PyPI wheel

@@ -66,7 +66,9 @@ typedef int32_t sa_status;
 #define SA_ERR_INDEX_OUT_OF_RANGE   19   /* head index out of range in a plan query */
 #define SA_ERR_BUFFER_TOO_SMALL     20   /* caller buffer capacity too small */
 #define SA_ERR_INTERNAL             21   /* a bug: please report */
-#define SA_STATUS_COUNT             22   /* one past the last code of this version */
+#define SA_ERR_UNSUPPORTED_CPU      22   /* the CPU lacks AVX2/FMA/F16C, or SAMPLEATTN_ISA asks for an
+                                            ISA it lacks (or names none); see sa_get_features */
+#define SA_STATUS_COUNT             23   /* one past the last code of this version */
 
 /* Static English description of a status ("unknown status" for unknown values); never NULL. */
 SA_API const char *sa_status_string(sa_status s);
@@ -140,7 +142,15 @@ typedef struct sa_params {
                                rows measures that share, and alpha is raised, up to 1, by
                                alpha_correction x (alpha - held-out share). [0, 16]; default 2;
                                0 = the paper's rule. How and why: docs/DEFAULTS.md */
+    int32_t  precision;     /* SA_PRECISION_*: arithmetic of the attention pass's two products
+                               (Q K^T and P V); default SA_PRECISION_F32. Planning (stages 1-2)
+                               stays float32. Independent of the tensors' dtype */
 } sa_params;
+
+#define SA_PRECISION_F32  0   /* float32 products: the exact math of earlier versions */
+#define SA_PRECISION_BF16 1   /* Q (times the scale), K, V and the probabilities P rounded to
+                                 bfloat16 for the products, float32 sums; softmax and output
+                                 accumulation stay float32 (as PyTorch's bfloat16 attention) */
 
 /* Fill the first `size` bytes of *p with the defaults above and set struct_size = size; fields
    a newer library has past `size` take their defaults when it reads the struct. size > this
@@ -269,14 +279,30 @@ static inline sa_status sa_plan_head_offsets(const sa_plan *plan, int64_t head, 
 /* ---------------------------------------------------------------- features */
 typedef struct sa_features {
     uint32_t struct_size;   /* caller sets sizeof(sa_features) */
-    int32_t  simd_level;    /* 1 = AVX2+FMA+F16C (x86-64-v3), what the kernels are built for;
-                               0 = this CPU lacks them (there is no scalar path: do not call the
-                               attention functions there). Later versions add levels. */
+    int32_t  simd_level;    /* 1 = AVX2+FMA+F16C (x86-64-v3), what the library needs at least;
+                               0 = this CPU lacks them (there is no scalar path: the attention and
+                               plan functions fail with SA_ERR_UNSUPPORTED_CPU). The kernels chosen
+                               on this CPU: `isa` below */
     int32_t  openmp;        /* 1 if built with OpenMP */
     int32_t  max_threads;   /* omp_get_max_threads() at the time of the call */
     int32_t  max_head_dim;  /* largest supported head_dim */
     int32_t  head_dim_multiple; /* head_dim must be a multiple of this */
+    int32_t  isa;           /* SA_ISA_* the kernels use, chosen once per process (0: none usable,
+                               then sa_attention fails with SA_ERR_UNSUPPORTED_CPU) */
+    uint32_t cpu_isa_mask;  /* SA_CPU_* bits: what this CPU and OS support */
 } sa_features;
+
+/* Kernel ISAs. The best the CPU has is used; the environment variable SAMPLEATTN_ISA=avx2,
+   avx512 or amx caps it (an ISA the CPU lacks, or another value, makes every call fail with
+   SA_ERR_UNSUPPORTED_CPU and a message). Float32 results are bitwise identical on every ISA. */
+#define SA_ISA_AVX2   1   /* AVX2+FMA, 8-lane float32 (the portable kernels) */
+#define SA_ISA_AVX512 2   /* AVX-512 F/BW/VL/DQ, 16-lane float32 */
+#define SA_ISA_AMX    3   /* AVX-512, and AMX-BF16 tiles for SA_PRECISION_BF16 (head_dim a
+                             multiple of 32) */
+#define SA_CPU_AVX2        (1u << 0)  /* AVX2, FMA, F16C, with the OS saving YMM state */
+#define SA_CPU_AVX512      (1u << 1)  /* AVX-512 F, BW, VL, DQ, with opmask and ZMM state */
+#define SA_CPU_AVX512_BF16 (1u << 2)  /* AVX512_BF16 */
+#define SA_CPU_AMX_BF16    (1u << 3)  /* AMX-TILE and AMX-BF16, tile state enabled and permitted */
 
 SA_API sa_status sa_get_features(sa_features *f);
 

@@ -111,6 +111,7 @@ public func sa_attention_impl(_ ctx: OpaquePointer?, _ p: UnsafePointer<sa_param
                               _ lse: UnsafeMutablePointer<Float>?, _ stats: UnsafeMutablePointer<sa_stats>?) -> sa_status {
     guard let c = context(ctx) else { return SA_ERR_NULL_ARGUMENT }
     return c.call {
+        try KernelTable.require()
         let start = sac_now_seconds()
         let params = try Params.decode(p)
         let pb = try Problem(q: q, k: k, v: v, out: out, lse: lse, params: params, needsValues: true)
@@ -136,6 +137,7 @@ public func sa_plan_create_impl(_ ctx: OpaquePointer?, _ p: UnsafePointer<sa_par
                                 _ planOut: UnsafeMutablePointer<OpaquePointer?>?) -> sa_status {
     guard let c = context(ctx) else { return SA_ERR_NULL_ARGUMENT }
     return c.call {
+        try KernelTable.require()
         guard let planOut else { throw SAError(SA_ERR_NULL_ARGUMENT, "plan_out is NULL") }
         let params = try Params.decode(p)
         let pb = try Problem(q: q, k: k, v: nil, out: nil, lse: nil, params: params, needsValues: false)
@@ -151,6 +153,7 @@ public func sa_plan_apply_impl(_ ctx: OpaquePointer?, _ planHandle: OpaquePointe
                                _ lse: UnsafeMutablePointer<Float>?, _ stats: UnsafeMutablePointer<sa_stats>?) -> sa_status {
     guard let c = context(ctx) else { return SA_ERR_NULL_ARGUMENT }
     return c.call {
+        try KernelTable.require()
         let start = sac_now_seconds()
         guard let plan = plan(planHandle) else { throw SAError(SA_ERR_NULL_ARGUMENT, "plan is NULL") }
         let pb = try Problem(q: q, k: k, v: v, out: out, lse: lse, params: plan.params, needsValues: true)
@@ -245,6 +248,8 @@ public func sa_get_features_impl(_ f: UnsafeMutablePointer<sa_features>?) -> sa_
     r.max_threads = sac_max_threads()
     r.max_head_dim = Int32(ShapeLimits.maxHeadDim)
     r.head_dim_multiple = Int32(ShapeLimits.headDimMultiple)
+    r.isa = KernelTable.isa
+    r.cpu_isa_mask = KernelTable.cpuMask
     do { try writeVersioned(r, to: f, name: "sa_features") } catch { return SA_ERR_STRUCT_SIZE }
     return SA_OK
 }

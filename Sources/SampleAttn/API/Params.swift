@@ -17,6 +17,7 @@ enum Defaults {
     static let chunkN: Int32 = 2
     static let blockSize: Int32 = 64
     static let alphaCorrection: Float = 2     // gain on the held-out shortfall
+    static let precision = SA_PRECISION_F32
 }
 
 /// The size of sa_params in version 0.0 of the API (fields up to and including `flags`).
@@ -46,6 +47,7 @@ func defaultParams() -> sa_params {
     p.chunk_n = Defaults.chunkN
     p.block_size = Defaults.blockSize
     p.alpha_correction = Defaults.alphaCorrection
+    p.precision = Defaults.precision
     return p
 }
 
@@ -109,6 +111,9 @@ extension Params {
         guard p.alpha_correction >= 0, p.alpha_correction <= 16 else {
             throw bad("alpha_correction \(p.alpha_correction) must be in [0, 16] (0 = the paper's rule)")
         }
+        guard p.precision == SA_PRECISION_F32 || p.precision == SA_PRECISION_BF16 else {
+            throw bad("precision \(p.precision) is not one of SA_PRECISION_F32 (0), SA_PRECISION_BF16 (1)")
+        }
         mode = p.mode
         alpha = p.alpha
         windowRatio = p.window_ratio
@@ -128,5 +133,6 @@ extension Params {
         chunkN = Int(p.chunk_n)
         blockSize = Int(p.block_size)
         alphaCorrection = p.alpha_correction
+        bf16Products = p.precision == SA_PRECISION_BF16
     }
 }

@@ -33,7 +33,9 @@ func runAttention(_ pb: Problem, _ plan: Plan, threads: Int, ws: Workspace) thro
     // Per head of a group: which keys are selected indices (a diagonal key among them is skipped).
     let selected = try ws.allocate(withDiagonals ? try checkedProduct(G, sk, what: "index maps") : 1,
                                    of: UInt8.self, what: "index maps")
-    let floatsPerWorker = BlockScratch.floatsPerWorker(dim: dim)
+    let kernels = KernelTable(bf16Products: plan.params.bf16Products, dim: dim)
+    let bf16 = plan.params.bf16Products
+    let floatsPerWorker = BlockScratch.floatsPerWorker(dim: dim, kernels: kernels)
     let floats = try ws.allocate(try checkedProduct(threads, floatsPerWorker, what: "kernel scratch"), of: Float.self, what: "kernel scratch")
     let ints = try ws.allocate(threads * BlockScratch.intsPerWorker, of: Int.self, what: "kernel scratch")
     let qmul = pb.scale * Float(1.4426950408889634)   // log2(e): the kernel works in exp2
@@ -41,11 +43,12 @@ func runAttention(_ pb: Problem, _ plan: Plan, threads: Int, ws: Workspace) thro
 
     for kvHead in 0..<pb.hkv {
         packed.fillParallel(from: pb.k, vView, head: kvHead, indices: nil, threads: threads,
-                            rows: floats)
+                            rows: floats, roundToBF16: bf16)
         if let rowKeys {
             parallelFor(threads: threads, tasks: (sk + 1023) / 1024) { t, _ in
                 for j in t * 1024..<min(sk, (t + 1) * 1024) {
                     sac_load_f32(pb.k.row(token: j, head: kvHead), pb.k.dtype, rowKeys + j * dim, Int64(dim), 1)
+                    if bf16 { sac_round_bf16(rowKeys + j * dim, Int64(dim)) }
                 }
             }
             for hl in 0..<G where !plan.heads[kvHead * G + hl].diagonals.isEmpty {
@@ -91,9 +94,11 @@ func runAttention(_ pb: Problem, _ plan: Plan, threads: Int, ws: Workspace) thro
             let hl = tasks[t].hl, r0 = tasks[t].rows.lowerBound, n = tasks[t].rows.count
             let h = kvHead * G + hl
             let head = plan.heads[h]
-            let w = BlockScratch(floats: floats + worker * floatsPerWorker, ints: ints + worker * BlockScratch.intsPerWorker, dim: dim)
+            let w = BlockScratch(floats: floats + worker * floatsPerWorker, ints: ints + worker * BlockScratch.intsPerWorker, dim: dim,
+                             kernels: kernels)
             let rows = KernelTraits.roundUp(n, KernelTraits.rows)
-            packQueries(pb.q, head: h, rows: r0..<r0 + n, scale: qmul, into: w.q, row: w.row)
+            packQueries(pb.q, head: h, rows: r0..<r0 + n, scale: qmul, into: w.q, row: w.row, roundToBF16: bf16)
+            if kernels.bf16Operands { sac_pack_query_rows_bf16(w.q, Int32(rows), Int32(dim), w.qb) }
             w.reset(rows: rows, dim: dim)
             for r in n..<rows { w.lo[r] = 0; w.hi[r] = 0 }
             if head.dense {

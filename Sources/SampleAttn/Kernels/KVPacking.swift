@@ -29,29 +29,33 @@ struct PackedKV {
     }
 
     /// Converts keys `first..<end` of this panel from head `head` of k (and v), where panel key i
-    /// is source token `indices?[i] ?? i`. `row` is a dim-float scratch buffer.
+    /// is source token `indices?[i] ?? i`. `row` is a dim-float scratch buffer. roundToBF16:
+    /// values rounded to bfloat16 (SA_PRECISION_BF16).
     func fill(from k: TensorView, _ v: TensorView?, head: Int, indices: UnsafePointer<Int>?,
-              range: Range<Int>, row: UnsafeMutablePointer<Float>) {
+              range: Range<Int>, row: UnsafeMutablePointer<Float>, roundToBF16: Bool = false) {
         for i in range {
             let token = indices?[i] ?? i
             sac_load_f32(k.row(token: token, head: head), k.dtype, row, Int64(dim), 1)
+            if roundToBF16 { sac_round_bf16(row, Int64(dim)) }
             let dst = kt + (i / KernelTraits.keyTile) * KernelTraits.keyTile * dim + (i % KernelTraits.keyTile)
             for c in 0..<dim { dst[c * KernelTraits.keyTile] = row[c] }
             if let v, let vdst = self.v {
                 sac_load_f32(v.row(token: token, head: head), v.dtype, vdst + i * dim, Int64(dim), 1)
+                if roundToBF16 { sac_round_bf16(vdst + i * dim, Int64(dim)) }
             }
         }
     }
 
     /// fill() over all keys on the context's threads, in chunks of 1024 keys.
     func fillParallel(from k: TensorView, _ v: TensorView?, head: Int, indices: UnsafePointer<Int>?,
-                      threads: Int, rows: UnsafeMutablePointer<Float>) {
+                      threads: Int, rows: UnsafeMutablePointer<Float>, roundToBF16: Bool = false) {
         let chunk = 1024
         let tasks = (keys + chunk - 1) / chunk
         let dim = self.dim
         parallelFor(threads: threads, tasks: tasks) { t, worker in
             self.fill(from: k, v, head: head, indices: indices,
-                      range: t * chunk..<min(keys, (t + 1) * chunk), row: rows + worker * dim)
+                      range: t * chunk..<min(keys, (t + 1) * chunk), row: rows + worker * dim,
+                      roundToBF16: roundToBF16)
         }
     }
 }
@@ -84,14 +88,17 @@ extension PackedKV {
 
 /// Converts query rows `rows` of `head` into the score kernel's layout, times `scale`: tiles of
 /// 6 rows, dim-major inside a tile (row r, dim c of tile t at q[t*6*dim + c*6 + r]); rows past
-/// the range up to the tile are 0. `row` is a dim-float scratch buffer.
+/// the range up to the tile are 0. `row` is a dim-float scratch buffer. roundToBF16: the scaled
+/// values rounded to bfloat16 (SA_PRECISION_BF16).
 func packQueries(_ view: TensorView, head: Int, rows: Range<Int>, scale: Float,
-                 into q: UnsafeMutablePointer<Float>, row: UnsafeMutablePointer<Float>) {
+                 into q: UnsafeMutablePointer<Float>, row: UnsafeMutablePointer<Float>,
+                 roundToBF16: Bool = false) {
     let dim = view.dim, tr = KernelTraits.rows
     let padded = KernelTraits.roundUp(rows.count, tr)
     q.update(repeating: 0, count: padded * dim)
     for (r, i) in rows.enumerated() {
         sac_load_f32(view.row(token: i, head: head), view.dtype, row, Int64(dim), scale)
+        if roundToBF16 { sac_round_bf16(row, Int64(dim)) }
         let dst = q + (r / tr) * tr * dim + r % tr
         for c in 0..<dim { dst[c * tr] = row[c] }
     }

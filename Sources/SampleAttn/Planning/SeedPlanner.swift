@@ -30,13 +30,24 @@ func buildSeedPlan(_ pb: Problem, _ params: Params, threads: Int, ws: Workspace,
         let t1 = sac_now_seconds()
         timeSample += t1 - t0
 
+        // Stage 2 in two parallel steps: the held-out folds of every head (heads x folds tasks),
+        // then each head's selection at its corrected alpha; the same picks as one task per head.
+        func selection(_ hl: Int) -> HeadSelection {
+            HeadSelection(sk: sk, window: window, sinks: sinkCount, positions: positions,
+                          entries: buffers.entries(hl), stats: buffers.stats(hl), params: params)
+        }
+        let liveFolds = (0..<split.folds).filter { !split.foldRows[$0].isEmpty }
+        let checked = params.alphaCorrection > 0 && liveFolds.count >= 2 ? liveFolds : []
+        let parts = UnsafeMutablePointer<HeldOutPart>.allocate(capacity: max(1, G * checked.count))
+        defer { parts.deallocate() }
+        parallelFor(threads: threads, tasks: G * checked.count) { t, _ in
+            let hl = t / checked.count, f = checked[t % checked.count]
+            let fold = SampleFold(columnMass: buffers.foldMass(hl, f), rows: split.foldRows[f], otherRows: split.otherRows[f])
+            (parts + t).initialize(to: selection(hl).heldOutPart(fold))
+        }
         parallelFor(threads: threads, tasks: G) { hl, _ in
-            let selection = HeadSelection(sk: sk, window: window, sinks: sinkCount, positions: positions,
-                                          entries: buffers.entries(hl), stats: buffers.stats(hl), params: params)
-            let heldOut = (0..<split.folds).filter { !split.foldRows[$0].isEmpty }.map {
-                SampleFold(columnMass: buffers.foldMass(hl, $0), rows: split.foldRows[$0], otherRows: split.otherRows[$0])
-            }
-            chosen[hl] = selection.stripes(folds: heldOut, allRows: split.allRows)
+            let mine = (0..<checked.count).map { parts[hl * checked.count + $0] }
+            chosen[hl] = selection(hl).stripes(heldOut: mine, allRows: split.allRows)
         }
         if params.shareKVGroup {
             let columns = groupUnion((0..<G).map { chosen[$0].columns })

@@ -120,6 +120,12 @@ struct SampleFold {
     let otherRows: [Int]
 }
 
+/// One held-out fold's kept mass and total mass outside the sinks.
+struct HeldOutPart {
+    var kept: Double
+    var total: Double
+}
+
 /// Stage 2 of one head from its stage-1 sums (`stats`: totals over all sampled rows).
 struct HeadSelection {
     let sk: Int, window: Int, sinks: Int
@@ -135,32 +141,36 @@ struct HeadSelection {
                       maxDiagonals: params.maxDiagonals)
     }
 
-    /// The held-out kept share: per fold, the stripes chosen on the other folds' rows at alpha,
-    /// and the share of the fold's own mass outside the sinks they keep; summed over the folds.
-    /// Stripes fitted to the rows that chose them keep less of other rows' mass (heads that read
-    /// per-row retrieved keys; docs/DEFAULTS.md), and stage 2 sees only the rows that chose them.
-    func heldOutShare(_ folds: [SampleFold]) -> Double {
+    /// One fold of the held-out check: the stripes chosen on the other folds' rows at alpha, and
+    /// how much of the fold's own mass outside the sinks they keep (with that total). Stripes
+    /// fitted to the rows that chose them keep less of other rows' mass (heads that read per-row
+    /// retrieved keys; docs/DEFAULTS.md), and stage 2 sees only the rows that chose them. Folds
+    /// are independent (they run in parallel); heldOutShare sums them.
+    func heldOutPart(_ fold: SampleFold) -> HeldOutPart {
         var others = [Float](repeating: 0, count: sk)
-        var kept = 0.0, total = 0.0
-        for fold in folds {
-            for j in 0..<sk { others[j] = stats.columnMass[j] - fold.columnMass[j] }
-            let pick = others.withUnsafeBufferPointer {
-                select(columnMass: $0.baseAddress!, rows: fold.otherRows, alpha: params.alpha)
-            }
-            kept += estimatedKept(indices: pick.columns, diagonals: pick.diagonals, columnMass: fold.columnMass,
-                                  windowMass: stats.windowMass(of: fold.rows), rows: fold.rows,
-                                  positions: positions, entries: entries)
-            total += Double(fold.rows.count) - forcedSinkMass(fold.columnMass, sinks: min(sinks, sk))
+        for j in 0..<sk { others[j] = stats.columnMass[j] - fold.columnMass[j] }
+        let pick = others.withUnsafeBufferPointer {
+            select(columnMass: $0.baseAddress!, rows: fold.otherRows, alpha: params.alpha)
         }
+        let kept = estimatedKept(indices: pick.columns, diagonals: pick.diagonals, columnMass: fold.columnMass,
+                                 windowMass: stats.windowMass(of: fold.rows), rows: fold.rows,
+                                 positions: positions, entries: entries)
+        return HeldOutPart(kept: kept, total: Double(fold.rows.count) - forcedSinkMass(fold.columnMass, sinks: min(sinks, sk)))
+    }
+
+    /// The held-out kept share: the folds' kept mass over their total, summed in fold order.
+    func heldOutShare(_ parts: [HeldOutPart]) -> Double {
+        var kept = 0.0, total = 0.0
+        for part in parts { kept += part.kept; total += part.total }
         return total > 0 ? kept / total : 1
     }
 
     /// The head's stripes: alpha raised by alpha_correction x the held-out shortfall (up to 1;
-    /// with fewer than 2 folds, or a correction of 0, the paper's rule).
-    func stripes(folds: [SampleFold], allRows: [Int]) -> Stripes {
+    /// with fewer than 2 folds' parts, or a correction of 0, the paper's rule).
+    func stripes(heldOut parts: [HeldOutPart], allRows: [Int]) -> Stripes {
         var alpha = params.alpha
-        if params.alphaCorrection > 0 && folds.count >= 2 {
-            let shortfall = Double(params.alpha) - heldOutShare(folds)
+        if params.alphaCorrection > 0 && parts.count >= 2 {
+            let shortfall = Double(params.alpha) - heldOutShare(parts)
             if shortfall > 0 { alpha = Float(min(1, Double(params.alpha) + Double(params.alphaCorrection) * shortfall)) }
         }
         return select(columnMass: stats.columnMass, rows: allRows, alpha: alpha)

@@ -20,4 +20,5 @@ struct Params: Equatable {
     var chunkN: Int
     var blockSize: Int
     var alphaCorrection: Float   // seed mode; 0 = alpha on the sampled rows (the paper)
+    var bf16Products: Bool       // SA_PRECISION_BF16: the attention pass's products in bfloat16
 }

@@ -85,9 +85,12 @@ def library_path() -> str:
     return _capi.library_path()
 
 
+_PRECISIONS = {"float32": _capi.SA_PRECISION_F32, "bfloat16": _capi.SA_PRECISION_BF16}
+
+
 def features() -> Dict[str, int]:
     """``sa_get_features`` as a dict: simd_level, openmp, max_threads, max_head_dim,
-    head_dim_multiple."""
+    head_dim_multiple, isa (SA_ISA_*), cpu_isa_mask (SA_CPU_* bits)."""
     f = sa_features()
     f.struct_size = sizeof(sa_features)
     status = _capi.lib().sa_get_features(byref(f))
@@ -194,7 +197,7 @@ _FLOAT_FIELDS = ("alpha", "window_ratio", "sample_ratio", "max_density", "alpha_
 
 def _make_params(mode: Any = None, scale: Optional[float] = None,
                  share_kv_group: Optional[bool] = None, force_sparse: Optional[bool] = None,
-                 **fields: Any) -> sa_params:
+                 precision: Any = None, **fields: Any) -> sa_params:
     """sa_params from sa_params_init, with each option that is not None set on top."""
     p = sa_params()
     status = _capi.lib().sa_params_init(byref(p), sizeof(p))   # defaults and struct_size
@@ -204,6 +207,12 @@ def _make_params(mode: Any = None, scale: Optional[float] = None,
         p.mode = _mode(mode)
     if scale is not None:       # None (or 0, as in C) = 1/sqrt(head_dim)
         p.scale = _float(scale, "scale")
+    if isinstance(precision, str):
+        if precision not in _PRECISIONS:
+            raise _bad(SA_ERR_INVALID_PARAM, "precision must be 'float32' or 'bfloat16', got %r" % precision)
+        p.precision = _PRECISIONS[precision]
+    elif precision is not None:   # an SA_PRECISION_* number; the library refuses unknown ones
+        p.precision = _int32(precision, "precision")
     for name, value in fields.items():
         if value is None:
             continue
@@ -569,7 +578,8 @@ def attention(q: Array, k: Array, v: Array, *, mode: Optional[Union[str, int]] =
               sample_group: Optional[int] = None, alpha_column: Optional[float] = None,
               alpha_slash: Optional[float] = None, chunk_n: Optional[int] = None,
               block_size: Optional[int] = None, max_diagonals: Optional[int] = None,
-              alpha_correction: Optional[float] = None, out: Optional[Array] = None,
+              alpha_correction: Optional[float] = None,
+              precision: Optional[Union[str, int]] = None, out: Optional[Array] = None,
               stats: bool = False) -> Any:
     """Causal prefill attention.
 
@@ -584,8 +594,10 @@ def attention(q: Array, k: Array, v: Array, *, mode: Optional[Union[str, int]] =
     min_stripes, max_stripes, sample_group, max_diagonals (seed mode's diagonal stripes; 0 = the
     paper's mask), alpha_correction (seed mode: alpha raised by this times the held-out
     shortfall; 0 = the paper's rule); the slash mode's alpha_column, alpha_slash, chunk_n,
-    block_size; share_kv_group, force_sparse (the SA_FLAG_* bits). scale: None (or 0) =
-    1/sqrt(d). threads: None (or 0) = OpenMP's default.
+    block_size; share_kv_group, force_sparse (the SA_FLAG_* bits). precision: "float32" (the
+    default) or "bfloat16": the two products with Q, K, V and the probabilities rounded to
+    bfloat16, float32 sums, softmax and output. scale: None (or 0) = 1/sqrt(d). threads: None (or
+    0) = OpenMP's default.
     out: optional preallocated output (q's shape and layout; float32/float16/bfloat16; a
     tensor must be on the CPU), written in place and returned.
 
@@ -596,7 +608,7 @@ def attention(q: Array, k: Array, v: Array, *, mode: Optional[Union[str, int]] =
     Raises :class:`SampleAttnError` on any bad input.
     """
     layout = _layout(layout)
-    params = _make_params(mode, scale, share_kv_group, force_sparse, alpha=alpha,
+    params = _make_params(mode, scale, share_kv_group, force_sparse, precision, alpha=alpha,
                           window_ratio=window_ratio, sample_ratio=sample_ratio,
                           sink_tokens=sink_tokens, min_seq_len=min_seq_len,
                           max_density=max_density, min_stripes=min_stripes,
