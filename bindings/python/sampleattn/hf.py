@@ -39,7 +39,7 @@ _UNSUPPORTED_KWARGS = ("softcap", "position_bias", "s_aux", "sinks", "alibi_slop
 _OPTION_NAMES = ("window_ratio", "sample_ratio", "sink_tokens", "min_seq_len", "max_density",
                  "share_kv_group", "force_sparse", "min_stripes", "max_stripes", "sample_group",
                  "max_diagonals", "alpha_correction", "alpha_column", "alpha_slash", "chunk_n",
-                 "block_size")
+                 "block_size", "precision")
 
 
 def _sdpa_function() -> Callable:
