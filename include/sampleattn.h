@@ -4,7 +4,7 @@
  * Causal prefill attention for CPU inference engines: exact (dense) attention and
  * SampleAttention (adaptive local window + query-guided key stripes) behind one call.
  *
- * Rules (see README "Guarantees"):
+ * Rules (see docs/GUARANTEES.md):
  *  - Every function that can fail returns sa_status (0 = SA_OK). Codes are only ever appended.
  *  - Public structs start with `uint32_t struct_size` and only grow at the end.
  *  - The caller owns every buffer. The library keeps no pointer after a call returns, writes only

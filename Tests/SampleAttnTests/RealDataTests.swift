@@ -25,42 +25,15 @@ final class RealDataTests: XCTestCase {
     }
     struct CaptureMissing: Error {}
 
-    /// A head-major float16 [H, S, d] .npy array.
-    final class Npy {
-        let shape: [Int]
-        let data: UnsafeMutableRawPointer
-        deinit { data.deallocate() }
-        init(_ path: String) throws {
-            let file = try Data(contentsOf: URL(fileURLWithPath: path))
-            let headerLength = Int(file[8]) | Int(file[9]) << 8
-            let header = String(decoding: file[10..<10 + headerLength], as: UTF8.self)
-            precondition(header.contains("'<f2'") && header.contains("'fortran_order': False"), "float16 C-order expected")
-            let open = header.range(of: "'shape': (")!, close = header[open.upperBound...].firstIndex(of: ")")!
-            shape = header[open.upperBound..<close].split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
-            data = .allocate(byteCount: file.count - 10 - headerLength, alignment: 64)
-            file.withUnsafeBytes { raw in data.copyMemory(from: raw.baseAddress! + 10 + headerLength, byteCount: file.count - 10 - headerLength) }
-        }
-        func view() -> sa_tensor {
-            sa_tensor(data: data, dtype: SA_DTYPE_F16, reserved: 0,
-                      n_tokens: Int64(shape[1]), n_heads: Int64(shape[0]), head_dim: Int64(shape[2]),
-                      stride_token: Int64(shape[2]), stride_head: Int64(shape[1] * shape[2]))
-        }
-        func value(_ h: Int, _ t: Int, _ c: Int) -> Float {
-            var x: Float = 0
-            sac_load_f32(data + ((h * shape[1] + t) * shape[2] + c) * 2, SA_DTYPE_F16, &x, 1, 1)
-            return x
-        }
-    }
-
     struct Layer {
-        let q: Npy, k: Npy, v: Npy
+        let q: HeadMajorNpy, k: HeadMajorNpy, v: HeadMajorNpy
         init(_ folder: String, _ layer: Int) throws {
             let name = String(format: "%@/L%02d_", folder, layer)
-            q = try Npy(name + "q.npy"); k = try Npy(name + "k.npy"); v = try Npy(name + "v.npy")
+            q = try HeadMajorNpy(name + "q.npy"); k = try HeadMajorNpy(name + "k.npy"); v = try HeadMajorNpy(name + "v.npy")
         }
-        var heads: Int { q.shape[0] }
-        var tokens: Int { q.shape[1] }
-        var dim: Int { q.shape[2] }
+        var heads: Int { q.heads }
+        var tokens: Int { q.tokens }
+        var dim: Int { q.dim }
     }
 
     /// Runs attention into a float32 token-major output; returns (out, lse).
@@ -85,7 +58,7 @@ final class RealDataTests: XCTestCase {
         let folder = try sharedCapture("qwen05b_code_2k")
         for layer in [1, 12] {
             let l = try Layer(folder, layer)
-            let o = try Npy(String(format: "%@/L%02d_o.npy", folder, layer))
+            let o = try HeadMajorNpy(String(format: "%@/L%02d_o.npy", folder, layer))
             let (out, _) = run(l, params(SA_MODE_DENSE))
             var num = 0.0, den = 0.0
             for h in 0..<l.heads { for t in 0..<l.tokens { for c in 0..<l.dim {
@@ -106,7 +79,7 @@ final class RealDataTests: XCTestCase {
             let l = try Layer(Self.shipped, layer)
             let (out, lse) = run(l, params(SA_MODE_DENSE))
             let rows = Array(stride(from: 5, to: l.tokens, by: 97)) + [l.tokens - 1]
-            let group = l.heads / l.k.shape[0], scale = 1 / Double(l.dim).squareRoot()
+            let group = l.heads / l.k.heads, scale = 1 / Double(l.dim).squareRoot()
             var worst = 0.0, worstLse = 0.0
             for h in 0..<l.heads {
                 var num = 0.0, den = 0.0
