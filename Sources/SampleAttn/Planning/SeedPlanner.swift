@@ -22,6 +22,12 @@ func buildSeedPlan(_ pb: Problem, _ params: Params, threads: Int, ws: Workspace,
     let chosen = UnsafeMutablePointer<Stripes>.allocate(capacity: G)
     chosen.initialize(repeating: ([], []), count: G)
     defer { chosen.deinitialize(count: G); chosen.deallocate() }
+    // The folds of the held-out check (none without alpha_correction or with fewer than 2).
+    let nonEmptyFolds = (0..<split.folds).filter { !split.foldRows[$0].isEmpty }
+    let checkedFolds = params.alphaCorrection > 0 && nonEmptyFolds.count >= 2 ? nonEmptyFolds : []
+    let heldOut = UnsafeMutablePointer<HeldOutFold>.allocate(capacity: max(1, G * checkedFolds.count))
+    heldOut.initialize(repeating: HeldOutFold(), count: max(1, G * checkedFolds.count))
+    defer { heldOut.deallocate() }
 
     for kvHead in 0..<pb.hkv {
         let t0 = sac_now_seconds()
@@ -30,13 +36,20 @@ func buildSeedPlan(_ pb: Problem, _ params: Params, threads: Int, ws: Workspace,
         let t1 = sac_now_seconds()
         timeSample += t1 - t0
 
+        // Stage 2 in two rounds of tasks, so no head's selections run one after another: the
+        // held-out folds of every head of the group, then each head's final selection.
+        func selection(_ hl: Int) -> HeadSelection {
+            HeadSelection(sk: sk, window: window, sinks: sinkCount, positions: positions,
+                          entries: buffers.entries(hl), stats: buffers.stats(hl), params: params)
+        }
+        parallelFor(threads: threads, tasks: G * checkedFolds.count) { t, worker in
+            let hl = t / checkedFolds.count, f = checkedFolds[t % checkedFolds.count]
+            let fold = SampleFold(columnMass: buffers.foldMass(hl, f), rows: split.foldRows[f], otherRows: split.otherRows[f])
+            heldOut[t] = selection(hl).heldOut(fold, others: buffers.selectionScratch(worker))
+        }
         parallelFor(threads: threads, tasks: G) { hl, _ in
-            let selection = HeadSelection(sk: sk, window: window, sinks: sinkCount, positions: positions,
-                                          entries: buffers.entries(hl), stats: buffers.stats(hl), params: params)
-            let heldOut = (0..<split.folds).filter { !split.foldRows[$0].isEmpty }.map {
-                SampleFold(columnMass: buffers.foldMass(hl, $0), rows: split.foldRows[$0], otherRows: split.otherRows[$0])
-            }
-            chosen[hl] = selection.stripes(folds: heldOut, allRows: split.allRows)
+            let folds = Array(UnsafeBufferPointer(start: heldOut + hl * checkedFolds.count, count: checkedFolds.count))
+            chosen[hl] = selection(hl).stripes(heldOut: folds, allRows: split.allRows)
         }
         if params.shareKVGroup {
             let columns = groupUnion((0..<G).map { chosen[$0].columns })
@@ -54,7 +67,7 @@ func buildSeedPlan(_ pb: Problem, _ params: Params, threads: Int, ws: Workspace,
             measureGroupCRA(kvHead, heads: &heads, problem: pb, rows: rows, sinks: sinkCount, threads: threads, ws: buffers)
         } else {
             estimateGroupCRA(kvHead, heads: &heads, groupSize: G, rows: rows, positions: positions,
-                             allRows: split.allRows, ws: buffers)
+                             allRows: split.allRows, threads: threads, ws: buffers)
         }
         timeFilter += sac_now_seconds() - t1
     }

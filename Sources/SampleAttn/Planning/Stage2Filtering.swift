@@ -135,34 +135,37 @@ struct HeadSelection {
                       maxDiagonals: params.maxDiagonals)
     }
 
-    /// The held-out kept share: per fold, the stripes chosen on the other folds' rows at alpha,
-    /// and the share of the fold's own mass outside the sinks they keep; summed over the folds.
-    /// Stripes fitted to the rows that chose them keep less of other rows' mass (heads that read
-    /// per-row retrieved keys; docs/DEFAULTS.md), and stage 2 sees only the rows that chose them.
-    func heldOutShare(_ folds: [SampleFold]) -> Double {
-        var others = [Float](repeating: 0, count: sk)
-        var kept = 0.0, total = 0.0
-        for fold in folds {
-            for j in 0..<sk { others[j] = stats.columnMass[j] - fold.columnMass[j] }
-            let pick = others.withUnsafeBufferPointer {
-                select(columnMass: $0.baseAddress!, rows: fold.otherRows, alpha: params.alpha)
-            }
-            kept += estimatedKept(indices: pick.columns, diagonals: pick.diagonals, columnMass: fold.columnMass,
-                                  windowMass: stats.windowMass(of: fold.rows), rows: fold.rows,
-                                  positions: positions, entries: entries)
-            total += Double(fold.rows.count) - forcedSinkMass(fold.columnMass, sinks: min(sinks, sk))
-        }
-        return total > 0 ? kept / total : 1
+    /// One fold of the held-out check: the stripes chosen on the other folds' rows at alpha, the
+    /// fold's own mass they keep, and the fold's mass outside the sinks. Stripes fitted to the
+    /// rows that chose them keep less of other rows' mass (heads that read per-row retrieved
+    /// keys; docs/DEFAULTS.md), and stage 2 sees only the rows that chose them. The folds of all
+    /// heads are independent tasks; `others` is [sk] scratch.
+    func heldOut(_ fold: SampleFold, others: UnsafeMutablePointer<Float>) -> HeldOutFold {
+        for j in 0..<sk { others[j] = stats.columnMass[j] - fold.columnMass[j] }
+        let pick = select(columnMass: others, rows: fold.otherRows, alpha: params.alpha)
+        let kept = estimatedKept(indices: pick.columns, diagonals: pick.diagonals, columnMass: fold.columnMass,
+                                 windowMass: stats.windowMass(of: fold.rows), rows: fold.rows,
+                                 positions: positions, entries: entries)
+        return HeldOutFold(kept: kept, total: Double(fold.rows.count) - forcedSinkMass(fold.columnMass, sinks: min(sinks, sk)))
     }
 
     /// The head's stripes: alpha raised by alpha_correction x the held-out shortfall (up to 1;
-    /// with fewer than 2 folds, or a correction of 0, the paper's rule).
-    func stripes(folds: [SampleFold], allRows: [Int]) -> Stripes {
+    /// with fewer than 2 folds, or a correction of 0, the paper's rule). `folds` are heldOut's
+    /// results in fold order, summed in that order.
+    func stripes(heldOut folds: [HeldOutFold], allRows: [Int]) -> Stripes {
         var alpha = params.alpha
         if params.alphaCorrection > 0 && folds.count >= 2 {
-            let shortfall = Double(params.alpha) - heldOutShare(folds)
+            var kept = 0.0, total = 0.0
+            for fold in folds { kept += fold.kept; total += fold.total }
+            let shortfall = Double(params.alpha) - (total > 0 ? kept / total : 1)
             if shortfall > 0 { alpha = Float(min(1, Double(params.alpha) + Double(params.alphaCorrection) * shortfall)) }
         }
         return select(columnMass: stats.columnMass, rows: allRows, alpha: alpha)
     }
+}
+
+/// One fold's part of the held-out kept share: kept / total summed over the folds.
+struct HeldOutFold {
+    var kept = 0.0
+    var total = 0.0
 }
