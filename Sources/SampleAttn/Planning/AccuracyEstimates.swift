@@ -6,16 +6,19 @@
 /// `diagonals`): their window mass, their column sums of the indices, and the recorded entries
 /// the diagonals add (keys not already among the indices).
 func estimatedKept(indices: [Int], diagonals: [Int], columnMass: UnsafePointer<Float>, windowMass: Double,
-                   rows: [Int], positions: [Int], entries: SampledEntries?) -> Double {
+                   rows: [Int], positions: [Int], entries: SampledEntries?, sk: Int) -> Double {
     var kept = windowMass
     for j in indices { kept += Double(columnMass[j]) }
     guard !diagonals.isEmpty, let e = entries else { return kept }
-    let onDiagonal = Set(diagonals), selected = Set(indices)
+    // Flags per key and per offset (both below S_k): cheaper than hashing every entry.
+    var onDiagonal = [Bool](repeating: false, count: sk), selected = [Bool](repeating: false, count: sk)
+    for d in diagonals { onDiagonal[d] = true }
+    for j in indices { selected[j] = true }
     for i in rows {
         let p = positions[i]
         for s in 0..<Int(e.counts[i]) {
             let id = i * SampledEntries.capacity + s, j = Int(e.keys[id])
-            if onDiagonal.contains(p - j) && !selected.contains(j) { kept += Double(e.probs[id]) }
+            if onDiagonal[p - j] && !selected[j] { kept += Double(e.probs[id]) }
         }
     }
     return kept
@@ -24,7 +27,7 @@ func estimatedKept(indices: [Int], diagonals: [Int], columnMass: UnsafePointer<F
 /// sa_attention's estimate for the sparse heads of K/V head kvHead: per head, the mean over the
 /// sampled rows of their window mass, their mass on the selected keys outside their windows
 /// (exactly the column sums) and what the diagonals add; no minimum (NaN). One task per head.
-func estimateGroupCRA(_ kvHead: Int, heads: inout PlannedHeads, groupSize G: Int, rows: SampleRows,
+func estimateGroupCRA(_ kvHead: Int, heads: inout PlannedHeads, groupSize G: Int, sk: Int, rows: SampleRows,
                       positions: [Int], allRows: [Int], threads: Int, ws: SeedWorkspace) {
     let snapshot = heads
     let kept = UnsafeMutablePointer<Double>.allocate(capacity: G)
@@ -34,7 +37,7 @@ func estimateGroupCRA(_ kvHead: Int, heads: inout PlannedHeads, groupSize G: Int
         if head.dense { kept[hl] = 0; return }
         kept[hl] = estimatedKept(indices: head.indices, diagonals: head.diagonals, columnMass: st.columnMass,
                                  windowMass: st.windowMass(of: allRows), rows: allRows, positions: positions,
-                                 entries: ws.entries(hl))
+                                 entries: ws.entries(hl), sk: sk)
     }
     for hl in 0..<G where !heads[kvHead * G + hl].dense {
         heads[kvHead * G + hl].craMean = min(1, kept[hl] / Double(rows.count))

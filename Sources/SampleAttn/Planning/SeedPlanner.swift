@@ -66,7 +66,7 @@ func buildSeedPlan(_ pb: Problem, _ params: Params, threads: Int, ws: Workspace,
         if rowMinimum {
             measureGroupCRA(kvHead, heads: &heads, problem: pb, rows: rows, sinks: sinkCount, threads: threads, ws: buffers)
         } else {
-            estimateGroupCRA(kvHead, heads: &heads, groupSize: G, rows: rows, positions: positions,
+            estimateGroupCRA(kvHead, heads: &heads, groupSize: G, sk: sk, rows: rows, positions: positions,
                              allRows: split.allRows, threads: threads, ws: buffers)
         }
         timeFilter += sac_now_seconds() - t1

@@ -36,20 +36,23 @@ func selectStripes(columnMass: UnsafePointer<Float>, sk: Int, window: Int, windo
     var kept = windowMass
     let target = Double(alpha) * (Double(rows.count) - sinkMass)
 
+    let useDiagonals = maxDiagonals > 0 && entries != nil
     var column = [Double](repeating: 0, count: sk)
     var initial: [(mass: Double, id: Int)] = []
+    initial.reserveCapacity(endCandidate - firstCandidate + (useDiagonals ? sk : 0))
     for j in firstCandidate..<endCandidate where columnMass[j] > 0 {
         column[j] = Double(columnMass[j])
         initial.append((column[j], j))
     }
     // Diagonal d has id sk + d. Entries are indexed by key and by offset so a pick can take its
     // entries out of the other kind's masses.
-    let useDiagonals = maxDiagonals > 0 && entries != nil
     var diagonal = [Double](repeating: 0, count: useDiagonals ? sk : 0)
     var byKey = EntryLists(), byOffset = EntryLists()    // entry ids (row * capacity + slot)
     var alive: [Bool] = []
     if useDiagonals, let e = entries {
         var keyOf: [Int] = [], offsetOf: [Int] = [], ids: [Int] = []
+        let count = rows.reduce(0) { $0 + Int(e.counts[$1]) }
+        keyOf.reserveCapacity(count); offsetOf.reserveCapacity(count); ids.reserveCapacity(count)
         for i in rows {
             let p = positions[i]
             for s in 0..<Int(e.counts[i]) {
@@ -145,7 +148,7 @@ struct HeadSelection {
         let pick = select(columnMass: others, rows: fold.otherRows, alpha: params.alpha)
         let kept = estimatedKept(indices: pick.columns, diagonals: pick.diagonals, columnMass: fold.columnMass,
                                  windowMass: stats.windowMass(of: fold.rows), rows: fold.rows,
-                                 positions: positions, entries: entries)
+                                 positions: positions, entries: entries, sk: sk)
         return HeldOutFold(kept: kept, total: Double(fold.rows.count) - forcedSinkMass(fold.columnMass, sinks: min(sinks, sk)))
     }
 
