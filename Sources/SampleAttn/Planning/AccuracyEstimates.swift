@@ -24,25 +24,15 @@ func estimatedKept(indices: [Int], diagonals: [Int], columnMass: UnsafePointer<F
     return kept
 }
 
-/// sa_attention's estimate for the sparse heads of K/V head kvHead: per head, the mean over the
-/// sampled rows of their window mass, their mass on the selected keys outside their windows
-/// (exactly the column sums) and what the diagonals add; no minimum (NaN). One task per head.
-func estimateGroupCRA(_ kvHead: Int, heads: inout PlannedHeads, groupSize G: Int, sk: Int, rows: SampleRows,
-                      positions: [Int], allRows: [Int], threads: Int, ws: SeedWorkspace) {
-    let snapshot = heads
-    let kept = UnsafeMutablePointer<Double>.allocate(capacity: G)
-    defer { kept.deallocate() }
-    parallelFor(threads: threads, tasks: G) { hl, _ in
-        let head = snapshot[kvHead * G + hl], st = ws.stats(hl)
-        if head.dense { kept[hl] = 0; return }
-        kept[hl] = estimatedKept(indices: head.indices, diagonals: head.diagonals, columnMass: st.columnMass,
-                                 windowMass: st.windowMass(of: allRows), rows: allRows, positions: positions,
-                                 entries: ws.entries(hl), sk: sk)
-    }
-    for hl in 0..<G where !heads[kvHead * G + hl].dense {
-        heads[kvHead * G + hl].craMean = min(1, kept[hl] / Double(rows.count))
-        heads[kvHead * G + hl].craMin = .nan
-    }
+/// sa_attention's estimate for a sparse head: the mean over the sampled rows of their window
+/// mass, their mass on the selected keys outside their windows (exactly the column sums) and
+/// what the diagonals add.
+func estimatedCRA(_ head: HeadPlan, stats: SampleStats, entries: SampledEntries?, rows: SampleRows,
+                  positions: [Int], allRows: [Int], sk: Int) -> Double {
+    let kept = estimatedKept(indices: head.indices, diagonals: head.diagonals, columnMass: stats.columnMass,
+                             windowMass: stats.windowMass(of: allRows), rows: allRows, positions: positions,
+                             entries: entries, sk: sk)
+    return min(1, kept / Double(rows.count))
 }
 
 /// Plans a caller inspects: exact per-row mean and min for the sparse heads of K/V head kvHead

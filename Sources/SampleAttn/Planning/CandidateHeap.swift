@@ -9,7 +9,7 @@ struct Candidates {
         a.mass != b.mass ? a.mass > b.mass : a.id < b.id
     }
 
-    init(_ initial: [Item]) {
+    init(_ initial: consuming [Item]) {
         items = initial
         items.withUnsafeMutableBufferPointer { heap in
             var i = heap.count / 2

@@ -22,6 +22,9 @@ func buildSeedPlan(_ pb: Problem, _ params: Params, threads: Int, ws: Workspace,
     let chosen = UnsafeMutablePointer<Stripes>.allocate(capacity: G)
     chosen.initialize(repeating: ([], []), count: G)
     defer { chosen.deinitialize(count: G); chosen.deallocate() }
+    let built = UnsafeMutablePointer<HeadPlan>.allocate(capacity: G)
+    built.initialize(repeating: HeadPlan.dense(sq: sq, sk: sk), count: G)
+    defer { built.deinitialize(count: G); built.deallocate() }
     // The folds of the held-out check (none without alpha_correction or with fewer than 2).
     let nonEmptyFolds = (0..<split.folds).filter { !split.foldRows[$0].isEmpty }
     let checkedFolds = params.alphaCorrection > 0 && nonEmptyFolds.count >= 2 ? nonEmptyFolds : []
@@ -56,18 +59,23 @@ func buildSeedPlan(_ pb: Problem, _ params: Params, threads: Int, ws: Workspace,
             let diagonals = groupUnion((0..<G).map { chosen[$0].diagonals })
             for hl in 0..<G { chosen[hl] = (columns, diagonals) }
         }
-        for hl in 0..<G {
+        // Each head's plan, its kept entries and (for sa_attention) its estimated CRA, one task
+        // per head; then the serial policy.
+        parallelFor(threads: threads, tasks: G) { hl, _ in
             var head = HeadPlan(dense: false, window: window, indices: Array(0..<sinkCount) + chosen[hl].columns,
                                 keptEntries: 0, causalEntries: causal, craMean: 0, craMin: 0,
                                 diagonals: chosen[hl].diagonals)
             head.keptEntries = head.seedKeptEntries(sq: sq, sk: sk)
-            heads.store(head, at: kvHead * G + hl, params: params)
+            if !rowMinimum {
+                head.craMean = estimatedCRA(head, stats: buffers.stats(hl), entries: buffers.entries(hl), rows: rows,
+                                            positions: positions, allRows: split.allRows, sk: sk)
+                head.craMin = .nan
+            }
+            built[hl] = head
         }
+        for hl in 0..<G { heads.store(built[hl], at: kvHead * G + hl, params: params) }
         if rowMinimum {
             measureGroupCRA(kvHead, heads: &heads, problem: pb, rows: rows, sinks: sinkCount, threads: threads, ws: buffers)
-        } else {
-            estimateGroupCRA(kvHead, heads: &heads, groupSize: G, sk: sk, rows: rows, positions: positions,
-                             allRows: split.allRows, threads: threads, ws: buffers)
         }
         timeFilter += sac_now_seconds() - t1
     }
