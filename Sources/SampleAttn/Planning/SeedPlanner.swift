@@ -22,6 +22,9 @@ func buildSeedPlan(_ pb: Problem, _ params: Params, threads: Int, ws: Workspace,
     let chosen = UnsafeMutablePointer<Stripes>.allocate(capacity: G)
     chosen.initialize(repeating: ([], []), count: G)
     defer { chosen.deinitialize(count: G); chosen.deallocate() }
+    let indexes = UnsafeMutablePointer<EntryIndex?>.allocate(capacity: G)
+    indexes.initialize(repeating: nil, count: G)
+    defer { indexes.deinitialize(count: G); indexes.deallocate() }
     let built = UnsafeMutablePointer<HeadPlan>.allocate(capacity: G)
     built.initialize(repeating: HeadPlan.dense(sq: sq, sk: sk), count: G)
     defer { built.deinitialize(count: G); built.deallocate() }
@@ -39,11 +42,15 @@ func buildSeedPlan(_ pb: Problem, _ params: Params, threads: Int, ws: Workspace,
         let t1 = sac_now_seconds()
         timeSample += t1 - t0
 
-        // Stage 2 in two rounds of tasks, so no head's selections run one after another: the
-        // held-out folds of every head of the group, then each head's final selection.
+        // Stage 2 in rounds of tasks, so no head's selections run one after another: each head's
+        // entry index, the held-out folds of every head of the group, then each head's final
+        // selection.
+        parallelFor(threads: threads, tasks: params.maxDiagonals > 0 ? G : 0) { hl, _ in
+            indexes[hl] = buffers.entries(hl).map { EntryIndex($0, rows: split.allRows, positions: positions, sk: sk) }
+        }
         func selection(_ hl: Int) -> HeadSelection {
-            HeadSelection(sk: sk, window: window, sinks: sinkCount, positions: positions,
-                          entries: buffers.entries(hl), stats: buffers.stats(hl), params: params)
+            HeadSelection(sk: sk, window: window, sinks: sinkCount, positions: positions, entries: buffers.entries(hl),
+                          index: indexes[hl], stats: buffers.stats(hl), params: params)
         }
         parallelFor(threads: threads, tasks: G * checkedFolds.count) { t, worker in
             let hl = t / checkedFolds.count, f = checkedFolds[t % checkedFolds.count]

@@ -22,10 +22,11 @@ typealias Stripes = (columns: [Int], diagonals: [Int])
 /// - rows: the sampled rows (indices in stage-1 order) the masses come from.
 /// - positions: all sampled rows' positions, in stage-1 order; entries: their large entries
 ///   (nil when maxDiagonals is 0).
+/// - index: the entries of a superset of `rows` by key and offset (built from `rows` when nil).
 /// - candidates: columns in [sinks, sk - window), diagonals in [window, sk).
 func selectStripes(columnMass: UnsafePointer<Float>, sk: Int, window: Int, windowMass: Double,
-                   rows: [Int], positions: [Int], entries: SampledEntries?, alpha: Float, sinks: Int,
-                   minStripes: Int, maxStripes: Int, maxDiagonals: Int) -> Stripes {
+                   rows: [Int], positions: [Int], entries: SampledEntries?, index: EntryIndex? = nil,
+                   alpha: Float, sinks: Int, minStripes: Int, maxStripes: Int, maxDiagonals: Int) -> Stripes {
     let firstCandidate = min(sinks, sk)
     let endCandidate = max(firstCandidate, sk - window)
     // alpha applies to the mass outside the forced sinks: heads that park most of their
@@ -50,21 +51,21 @@ func selectStripes(columnMass: UnsafePointer<Float>, sk: Int, window: Int, windo
     var byKey = EntryLists(), byOffset = EntryLists()    // entry ids (row * capacity + slot)
     var alive: [Bool] = []
     if useDiagonals, let e = entries {
-        var keyOf: [Int] = [], offsetOf: [Int] = [], ids: [Int] = []
-        let count = rows.reduce(0) { $0 + Int(e.counts[$1]) }
-        keyOf.reserveCapacity(count); offsetOf.reserveCapacity(count); ids.reserveCapacity(count)
         for i in rows {
             let p = positions[i]
             for s in 0..<Int(e.counts[i]) {
                 let id = i * SampledEntries.capacity + s
-                let j = Int(e.keys[id])
-                ids.append(id); keyOf.append(j); offsetOf.append(p - j)
-                diagonal[p - j] += Double(e.probs[id])
+                diagonal[p - Int(e.keys[id])] += Double(e.probs[id])
             }
         }
-        byKey = EntryLists(ids: ids, lists: keyOf, count: sk)
-        byOffset = EntryLists(ids: ids, lists: offsetOf, count: sk)
-        alive = Array(repeating: true, count: positions.count * SampledEntries.capacity)
+        let lists = index ?? EntryIndex(e, rows: rows, positions: positions, sk: sk)
+        byKey = lists.byKey
+        byOffset = lists.byOffset
+        // Entries of rows outside `rows` (a shared index lists them) start taken.
+        alive = Array(repeating: index == nil, count: positions.count * SampledEntries.capacity)
+        if index != nil {
+            for i in rows { for s in 0..<Int(e.counts[i]) { alive[i * SampledEntries.capacity + s] = true } }
+        }
         for d in window..<sk where diagonal[d] > 0 { initial.append((diagonal[d], sk + d)) }
     }
 
@@ -129,12 +130,13 @@ struct HeadSelection {
     let sk: Int, window: Int, sinks: Int
     let positions: [Int]
     let entries: SampledEntries?
+    let index: EntryIndex?       // entries of all sampled rows, by key and offset
     let stats: SampleStats
     let params: Params
 
     func select(columnMass: UnsafePointer<Float>, rows: [Int], alpha: Float) -> Stripes {
         selectStripes(columnMass: columnMass, sk: sk, window: window, windowMass: stats.windowMass(of: rows),
-                      rows: rows, positions: positions, entries: entries, alpha: alpha, sinks: sinks,
+                      rows: rows, positions: positions, entries: entries, index: index, alpha: alpha, sinks: sinks,
                       minStripes: params.minStripes, maxStripes: params.maxStripes,
                       maxDiagonals: params.maxDiagonals)
     }
