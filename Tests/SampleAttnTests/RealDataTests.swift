@@ -37,10 +37,10 @@ final class RealDataTests: XCTestCase {
     }
 
     /// Runs attention into a float32 token-major output; returns (out, lse).
-    func run(_ l: Layer, _ p: sa_params, stats: UnsafeMutablePointer<sa_stats>? = nil) -> ([Float], [Float]) {
+    func run(_ l: Layer, _ p: sa_params, stats: UnsafeMutablePointer<sa_stats>? = nil, threads: Int32 = 0) -> ([Float], [Float]) {
         var out = [Float](repeating: 0, count: l.tokens * l.heads * l.dim)
         var lse = [Float](repeating: 0, count: l.tokens * l.heads)
-        let ctx = sa_context_new_impl(0)
+        let ctx = sa_context_new_impl(threads)
         defer { sa_context_free_impl(ctx) }
         var pp = p, q = l.q.view(), k = l.k.view(), v = l.v.view()
         let status = out.withUnsafeMutableBytes { ob in
@@ -106,6 +106,46 @@ final class RealDataTests: XCTestCase {
             }
             XCTAssertLessThan(worst, 2e-5, "layer \(layer): worst head's relative L2 error on \(rows.count) rows")
             XCTAssertLessThan(worstLse, 1e-4, "layer \(layer): log-sum-exp")
+        }
+    }
+
+    /// The seed planner's tasks (stage 1 per head and partition, its reduction per key range,
+    /// stage 2 per held-out fold and per head) give the same plan, stats, output and lse bit for
+    /// bit at 1, 2, 3 and 5 threads on a real layer of the shipped 4K capture.
+    func testSeedPlanDoesNotDependOnThreads() throws {
+        let l = try Layer(Self.shipped, 23)
+        let p = params(SA_MODE_SAMPLE)
+        func plan(threads: Int32) -> [[Double]] {
+            let ctx = sa_context_new_impl(threads)
+            defer { sa_context_free_impl(ctx) }
+            var pp = p, q = l.q.view(), k = l.k.view()
+            var plan: OpaquePointer?
+            XCTAssertEqual(sa_plan_create_impl(ctx, &pp, &q, &k, &plan), SA_OK, String(cString: sa_context_last_error_impl(ctx)))
+            defer { sa_plan_free_impl(plan) }
+            return (0..<Int64(l.heads)).map { h in
+                var info = sa_plan_head()
+                info.struct_size = UInt32(MemoryLayout<sa_plan_head>.size)
+                XCTAssertEqual(sa_plan_head_info_impl(plan, h, &info), SA_OK)
+                var idx = [Int64](repeating: -1, count: Int(info.n_indices))
+                var offs = [Int64](repeating: -1, count: Int(info.n_slash_blocks))
+                XCTAssertEqual(idx.withUnsafeMutableBufferPointer { sa_plan_head_indices_impl(plan, h, $0.baseAddress, info.n_indices) }, SA_OK)
+                XCTAssertEqual(offs.withUnsafeMutableBufferPointer { sa_plan_head_slashes_impl(plan, h, $0.baseAddress, info.n_slash_blocks) }, SA_OK)
+                return [Double(info.dense), Double(info.kept_entries), info.cra_mean, info.cra_min]
+                    + idx.map(Double.init) + [-1] + offs.map(Double.init)
+            }
+        }
+        func attention(threads: Int32) -> [Float] {
+            var stats = sa_stats()
+            stats.struct_size = UInt32(MemoryLayout<sa_stats>.size)
+            let (out, lse) = run(l, p, stats: &stats, threads: threads)
+            return out + lse + [Float(stats.kept_entries), Float(stats.n_dense_heads), Float(stats.density), Float(stats.cra_estimate)]
+        }
+        let onePlan = plan(threads: 1), oneRun = attention(threads: 1)
+        XCTAssertTrue(onePlan.contains { $0[0] == 0 && $0.last! != -1 }, "a sparse head with diagonal stripes is covered")
+        func bits(_ plan: [[Double]]) -> [[UInt64]] { plan.map { $0.map(\.bitPattern) } }
+        for t: Int32 in [2, 3, 5] {
+            XCTAssertEqual(bits(plan(threads: t)), bits(onePlan), "plan at \(t) threads")
+            XCTAssertTrue(attention(threads: t).elementsEqual(oneRun) { $0.bitPattern == $1.bitPattern }, "output at \(t) threads")
         }
     }
 

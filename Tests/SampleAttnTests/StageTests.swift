@@ -126,7 +126,7 @@ final class StageTests: XCTestCase {
         // The estimate over that first mask counts each kept entry once.
         XCTAssertEqual(columnMass.withUnsafeBufferPointer {
             estimatedKept(indices: [3], diagonals: [20], columnMass: $0.baseAddress!, windowMass: 1.0,
-                          rows: [0, 1, 2, 3], positions: positions, entries: entries)
+                          rows: [0, 1, 2, 3], positions: positions, entries: entries, sk: sk)
         }, 1.0 + 0.6 + 2.0, accuracy: 1e-6)
     }
 

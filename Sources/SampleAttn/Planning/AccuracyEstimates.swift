@@ -6,34 +6,33 @@
 /// `diagonals`): their window mass, their column sums of the indices, and the recorded entries
 /// the diagonals add (keys not already among the indices).
 func estimatedKept(indices: [Int], diagonals: [Int], columnMass: UnsafePointer<Float>, windowMass: Double,
-                   rows: [Int], positions: [Int], entries: SampledEntries?) -> Double {
+                   rows: [Int], positions: [Int], entries: SampledEntries?, sk: Int) -> Double {
     var kept = windowMass
     for j in indices { kept += Double(columnMass[j]) }
     guard !diagonals.isEmpty, let e = entries else { return kept }
-    let onDiagonal = Set(diagonals), selected = Set(indices)
+    // Flags per key and per offset (both below S_k): cheaper than hashing every entry.
+    var onDiagonal = [Bool](repeating: false, count: sk), selected = [Bool](repeating: false, count: sk)
+    for d in diagonals { onDiagonal[d] = true }
+    for j in indices { selected[j] = true }
     for i in rows {
         let p = positions[i]
         for s in 0..<Int(e.counts[i]) {
             let id = i * SampledEntries.capacity + s, j = Int(e.keys[id])
-            if onDiagonal.contains(p - j) && !selected.contains(j) { kept += Double(e.probs[id]) }
+            if onDiagonal[p - j] && !selected[j] { kept += Double(e.probs[id]) }
         }
     }
     return kept
 }
 
-/// sa_attention's estimate for the sparse heads of K/V head kvHead: per head, the mean over the
-/// sampled rows of their window mass, their mass on the selected keys outside their windows
-/// (exactly the column sums) and what the diagonals add; no minimum (NaN).
-func estimateGroupCRA(_ kvHead: Int, heads: inout PlannedHeads, groupSize G: Int, rows: SampleRows,
-                      positions: [Int], allRows: [Int], ws: SeedWorkspace) {
-    for hl in 0..<G where !heads[kvHead * G + hl].dense {
-        let st = ws.stats(hl), head = heads[kvHead * G + hl]
-        let kept = estimatedKept(indices: head.indices, diagonals: head.diagonals, columnMass: st.columnMass,
-                                 windowMass: st.windowMass(of: allRows), rows: allRows, positions: positions,
-                                 entries: ws.entries(hl))
-        heads[kvHead * G + hl].craMean = min(1, kept / Double(rows.count))
-        heads[kvHead * G + hl].craMin = .nan
-    }
+/// sa_attention's estimate for a sparse head: the mean over the sampled rows of their window
+/// mass, their mass on the selected keys outside their windows (exactly the column sums) and
+/// what the diagonals add.
+func estimatedCRA(_ head: HeadPlan, stats: SampleStats, entries: SampledEntries?, rows: SampleRows,
+                  positions: [Int], allRows: [Int], sk: Int) -> Double {
+    let kept = estimatedKept(indices: head.indices, diagonals: head.diagonals, columnMass: stats.columnMass,
+                             windowMass: stats.windowMass(of: allRows), rows: allRows, positions: positions,
+                             entries: entries, sk: sk)
+    return min(1, kept / Double(rows.count))
 }
 
 /// Plans a caller inspects: exact per-row mean and min for the sparse heads of K/V head kvHead

@@ -1,47 +1,58 @@
-/// A max-heap of (mass, id), ties to the lower id (deterministic picks).
+/// A max-heap of (mass, id), ties to the lower id (deterministic picks). Sifts move a hole
+/// through one buffer instead of swapping through the array (stage 2 spends most of its time
+/// here; docs/KERNEL_NOTES.md).
 struct Candidates {
-    private var items: [(mass: Double, id: Int)] = []
+    typealias Item = (mass: Double, id: Int)
+    private var items: [Item] = []
 
-    private static func above(_ a: (mass: Double, id: Int), _ b: (mass: Double, id: Int)) -> Bool {
+    @inline(__always) private static func above(_ a: Item, _ b: Item) -> Bool {
         a.mass != b.mass ? a.mass > b.mass : a.id < b.id
     }
 
-    init(_ initial: [(mass: Double, id: Int)]) {
+    init(_ initial: consuming [Item]) {
         items = initial
-        var i = items.count / 2
-        while i > 0 { i -= 1; siftDown(i) }
+        items.withUnsafeMutableBufferPointer { heap in
+            var i = heap.count / 2
+            while i > 0 { i -= 1; Self.siftDown(heap, from: i, heap[i]) }
+        }
     }
 
     var isEmpty: Bool { items.isEmpty }
 
-    mutating func push(_ x: (mass: Double, id: Int)) {
+    mutating func push(_ x: Item) {
         items.append(x)
-        var i = items.count - 1
-        while i > 0 {
-            let parent = (i - 1) / 2
-            if !Self.above(items[i], items[parent]) { break }
-            items.swapAt(i, parent)
-            i = parent
+        items.withUnsafeMutableBufferPointer { heap in
+            var i = heap.count - 1
+            while i > 0 {
+                let parent = (i - 1) / 2
+                if !Self.above(x, heap[parent]) { break }
+                heap[i] = heap[parent]
+                i = parent
+            }
+            heap[i] = x
         }
     }
 
-    mutating func pop() -> (mass: Double, id: Int) {
+    mutating func pop() -> Item {
         let top = items[0]
         let last = items.removeLast()
-        if !items.isEmpty { items[0] = last; siftDown(0) }
+        if !items.isEmpty { items.withUnsafeMutableBufferPointer { Self.siftDown($0, from: 0, last) } }
         return top
     }
 
-    private mutating func siftDown(_ start: Int) {
+    /// Places x, which belongs at `start` or below, moving the larger children up.
+    private static func siftDown(_ heap: UnsafeMutableBufferPointer<Item>, from start: Int, _ x: Item) {
+        let n = heap.count
         var i = start
         while true {
-            let l = 2 * i + 1, r = l + 1
-            var best = i
-            if l < items.count && Self.above(items[l], items[best]) { best = l }
-            if r < items.count && Self.above(items[r], items[best]) { best = r }
-            if best == i { return }
-            items.swapAt(i, best)
-            i = best
+            let l = 2 * i + 1
+            if l >= n { break }
+            var child = l
+            if l + 1 < n && above(heap[l + 1], heap[l]) { child = l + 1 }
+            if !above(heap[child], x) { break }
+            heap[i] = heap[child]
+            i = child
         }
+        heap[i] = x
     }
 }

@@ -22,6 +22,18 @@ func buildSeedPlan(_ pb: Problem, _ params: Params, threads: Int, ws: Workspace,
     let chosen = UnsafeMutablePointer<Stripes>.allocate(capacity: G)
     chosen.initialize(repeating: ([], []), count: G)
     defer { chosen.deinitialize(count: G); chosen.deallocate() }
+    let indexes = UnsafeMutablePointer<EntryIndex?>.allocate(capacity: G)
+    indexes.initialize(repeating: nil, count: G)
+    defer { indexes.deinitialize(count: G); indexes.deallocate() }
+    let built = UnsafeMutablePointer<HeadPlan>.allocate(capacity: G)
+    built.initialize(repeating: HeadPlan.dense(sq: sq, sk: sk), count: G)
+    defer { built.deinitialize(count: G); built.deallocate() }
+    // The folds of the held-out check (none without alpha_correction or with fewer than 2).
+    let nonEmptyFolds = (0..<split.folds).filter { !split.foldRows[$0].isEmpty }
+    let checkedFolds = params.alphaCorrection > 0 && nonEmptyFolds.count >= 2 ? nonEmptyFolds : []
+    let heldOut = UnsafeMutablePointer<HeldOutFold>.allocate(capacity: max(1, G * checkedFolds.count))
+    heldOut.initialize(repeating: HeldOutFold(), count: max(1, G * checkedFolds.count))
+    defer { heldOut.deallocate() }
 
     for kvHead in 0..<pb.hkv {
         let t0 = sac_now_seconds()
@@ -30,42 +42,47 @@ func buildSeedPlan(_ pb: Problem, _ params: Params, threads: Int, ws: Workspace,
         let t1 = sac_now_seconds()
         timeSample += t1 - t0
 
-        // Stage 2 in two parallel steps: the held-out folds of every head (heads x folds tasks),
-        // then each head's selection at its corrected alpha; the same picks as one task per head.
-        func selection(_ hl: Int) -> HeadSelection {
-            HeadSelection(sk: sk, window: window, sinks: sinkCount, positions: positions,
-                          entries: buffers.entries(hl), stats: buffers.stats(hl), params: params)
+        // Stage 2 in rounds of tasks, so no head's selections run one after another: each head's
+        // entry index, the held-out folds of every head of the group, then each head's final
+        // selection.
+        parallelFor(threads: threads, tasks: params.maxDiagonals > 0 ? G : 0) { hl, _ in
+            indexes[hl] = buffers.entries(hl).map { EntryIndex($0, rows: split.allRows, positions: positions, sk: sk) }
         }
-        let liveFolds = (0..<split.folds).filter { !split.foldRows[$0].isEmpty }
-        let checked = params.alphaCorrection > 0 && liveFolds.count >= 2 ? liveFolds : []
-        let parts = UnsafeMutablePointer<HeldOutPart>.allocate(capacity: max(1, G * checked.count))
-        defer { parts.deallocate() }
-        parallelFor(threads: threads, tasks: G * checked.count) { t, _ in
-            let hl = t / checked.count, f = checked[t % checked.count]
+        func selection(_ hl: Int) -> HeadSelection {
+            HeadSelection(sk: sk, window: window, sinks: sinkCount, positions: positions, entries: buffers.entries(hl),
+                          index: indexes[hl], stats: buffers.stats(hl), params: params)
+        }
+        parallelFor(threads: threads, tasks: G * checkedFolds.count) { t, worker in
+            let hl = t / checkedFolds.count, f = checkedFolds[t % checkedFolds.count]
             let fold = SampleFold(columnMass: buffers.foldMass(hl, f), rows: split.foldRows[f], otherRows: split.otherRows[f])
-            (parts + t).initialize(to: selection(hl).heldOutPart(fold))
+            heldOut[t] = selection(hl).heldOut(fold, others: buffers.selectionScratch(worker))
         }
         parallelFor(threads: threads, tasks: G) { hl, _ in
-            let mine = (0..<checked.count).map { parts[hl * checked.count + $0] }
-            chosen[hl] = selection(hl).stripes(heldOut: mine, allRows: split.allRows)
+            let folds = Array(UnsafeBufferPointer(start: heldOut + hl * checkedFolds.count, count: checkedFolds.count))
+            chosen[hl] = selection(hl).stripes(heldOut: folds, allRows: split.allRows)
         }
         if params.shareKVGroup {
             let columns = groupUnion((0..<G).map { chosen[$0].columns })
             let diagonals = groupUnion((0..<G).map { chosen[$0].diagonals })
             for hl in 0..<G { chosen[hl] = (columns, diagonals) }
         }
-        for hl in 0..<G {
+        // Each head's plan, its kept entries and (for sa_attention) its estimated CRA, one task
+        // per head; then the serial policy.
+        parallelFor(threads: threads, tasks: G) { hl, _ in
             var head = HeadPlan(dense: false, window: window, indices: Array(0..<sinkCount) + chosen[hl].columns,
                                 keptEntries: 0, causalEntries: causal, craMean: 0, craMin: 0,
                                 diagonals: chosen[hl].diagonals)
             head.keptEntries = head.seedKeptEntries(sq: sq, sk: sk)
-            heads.store(head, at: kvHead * G + hl, params: params)
+            if !rowMinimum {
+                head.craMean = estimatedCRA(head, stats: buffers.stats(hl), entries: buffers.entries(hl), rows: rows,
+                                            positions: positions, allRows: split.allRows, sk: sk)
+                head.craMin = .nan
+            }
+            built[hl] = head
         }
+        for hl in 0..<G { heads.store(built[hl], at: kvHead * G + hl, params: params) }
         if rowMinimum {
             measureGroupCRA(kvHead, heads: &heads, problem: pb, rows: rows, sinks: sinkCount, threads: threads, ws: buffers)
-        } else {
-            estimateGroupCRA(kvHead, heads: &heads, groupSize: G, rows: rows, positions: positions,
-                             allRows: split.allRows, ws: buffers)
         }
         timeFilter += sac_now_seconds() - t1
     }

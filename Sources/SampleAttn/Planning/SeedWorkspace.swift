@@ -13,7 +13,6 @@ struct SeedWorkspace {
     private let rowStats: UnsafeMutablePointer<Float>
     private let entryStore: [SampledEntries]
     private let sampled: Int
-    private let groupSize: Int
     /// Per worker: room to gather one head's selected keys (at most sk) for the exact CRA.
     let panels: UnsafeMutablePointer<Float>
 
@@ -22,7 +21,6 @@ struct SeedWorkspace {
         let G = pb.groupSize, dim = pb.dim, ldS = PackedKV.paddedKeys(pb.sk)
         self.dim = dim
         self.ldS = ldS
-        groupSize = G
         sampled = rows.count
         gsPad = KernelTraits.roundUp(rows.groups.map(\.count).max()!, KernelTraits.rows)
         keys = try PackedKV.allocate(keys: pb.sk, dim: dim, withValues: false, in: ws, what: "packed keys")
@@ -48,8 +46,6 @@ struct SeedWorkspace {
                                  of: Float.self, zeroed: true, what: "plan panels")
     }
 
-    /// Zeroes every head's column sums (before each K/V head).
-    func clearMass() { mass.update(repeating: 0, count: groupSize * slots * ldS) }
     /// Column-mass row s of query head hl of the group.
     func slot(_ hl: Int, _ s: Int) -> UnsafeMutablePointer<Float> { mass + (hl * slots + s) * ldS }
     /// Fold f's sums of head hl (after the reduction; partition 0's rows hold them).
@@ -65,4 +61,6 @@ struct SeedWorkspace {
     func queries(_ worker: Int) -> UnsafeMutablePointer<Float> { scratch + worker * perWorker }
     func scores(_ worker: Int) -> UnsafeMutablePointer<Float> { queries(worker) + gsPad * dim }
     func queryRow(_ worker: Int) -> UnsafeMutablePointer<Float> { queries(worker) + gsPad * (ldS + dim) }
+    /// Worker scratch of stage 2 (after stage 1 is done with it): [ldS] floats.
+    func selectionScratch(_ worker: Int) -> UnsafeMutablePointer<Float> { scores(worker) }
 }

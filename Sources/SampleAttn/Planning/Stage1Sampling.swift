@@ -78,28 +78,33 @@ func sampleGroups(_ rows: SampleRows, _ groupIndices: [Int], head: Int, problem 
 }
 
 /// Stage 1 for the query heads of K/V head `kvHead` into `ws`: packs its keys, samples every
-/// group of every head (tasks: head x partition), then reduces in a fixed order, the partitions
-/// into each fold and the folds into the total, so the sums do not depend on threads.
+/// group of every head (tasks: head x partition, each zeroing its own sums first), then reduces
+/// in a fixed order, the partitions into each fold and the folds into the total (tasks: head x
+/// key range), so the sums do not depend on threads.
 func sampleKVGroup(_ kvHead: Int, problem pb: Problem, rows: SampleRows, split: SampleSplit, window: Int,
                    sinks: Int, threads: Int, ws: SeedWorkspace) {
     let G = pb.groupSize, parts = split.parts, folds = split.folds, ldS = ws.ldS
     ws.keys.fillParallel(from: pb.k, nil, head: kvHead, indices: nil, threads: threads, rows: ws.queries(0))
-    ws.clearMass()
     parallelFor(threads: threads, tasks: G * parts) { t, worker in
         let hl = t / parts, part = t % parts
+        ws.slot(hl, part * folds).update(repeating: 0, count: folds * ldS)
         sampleGroups(rows, split.partGroups[part], head: kvHead * G + hl, problem: pb, keys: ws.keys, window: window,
                      stats: ws.stats(hl), entries: ws.entries(hl), sinks: sinks,
                      foldMass: ws.slot(hl, part * folds), foldStride: ldS, folds: folds,
                      q: ws.queries(worker), scores: ws.scores(worker))
     }
-    parallelFor(threads: threads, tasks: G) { hl, _ in
+    let chunk = PlanningTraits.reductionKeys, chunks = (ldS + chunk - 1) / chunk
+    parallelFor(threads: threads, tasks: G * chunks) { t, _ in
+        let hl = t / chunks, keys = (t % chunks) * chunk..<min(ldS, (t % chunks + 1) * chunk)
         func add(_ src: UnsafeMutablePointer<Float>, into dst: UnsafeMutablePointer<Float>) {
-            var j = 0
-            while j < ldS { store8(load8(dst + j) + load8(src + j), dst + j); j += 8 }
+            var j = keys.lowerBound
+            while j < keys.upperBound { store8(load8(dst + j) + load8(src + j), dst + j); j += 8 }
         }
+        let total = ws.stats(hl).columnMass
+        (total + keys.lowerBound).update(repeating: 0, count: keys.count)
         for f in 0..<folds {
             for part in 1..<parts { add(ws.slot(hl, part * folds + f), into: ws.foldMass(hl, f)) }
-            add(ws.foldMass(hl, f), into: ws.stats(hl).columnMass)
+            add(ws.foldMass(hl, f), into: total)
         }
     }
 }

@@ -22,10 +22,11 @@ typealias Stripes = (columns: [Int], diagonals: [Int])
 /// - rows: the sampled rows (indices in stage-1 order) the masses come from.
 /// - positions: all sampled rows' positions, in stage-1 order; entries: their large entries
 ///   (nil when maxDiagonals is 0).
+/// - index: the entries of a superset of `rows` by key and offset (built from `rows` when nil).
 /// - candidates: columns in [sinks, sk - window), diagonals in [window, sk).
 func selectStripes(columnMass: UnsafePointer<Float>, sk: Int, window: Int, windowMass: Double,
-                   rows: [Int], positions: [Int], entries: SampledEntries?, alpha: Float, sinks: Int,
-                   minStripes: Int, maxStripes: Int, maxDiagonals: Int) -> Stripes {
+                   rows: [Int], positions: [Int], entries: SampledEntries?, index: EntryIndex? = nil,
+                   alpha: Float, sinks: Int, minStripes: Int, maxStripes: Int, maxDiagonals: Int) -> Stripes {
     let firstCandidate = min(sinks, sk)
     let endCandidate = max(firstCandidate, sk - window)
     // alpha applies to the mass outside the forced sinks: heads that park most of their
@@ -36,36 +37,39 @@ func selectStripes(columnMass: UnsafePointer<Float>, sk: Int, window: Int, windo
     var kept = windowMass
     let target = Double(alpha) * (Double(rows.count) - sinkMass)
 
+    let useDiagonals = maxDiagonals > 0 && entries != nil
     var column = [Double](repeating: 0, count: sk)
     var initial: [(mass: Double, id: Int)] = []
+    initial.reserveCapacity(endCandidate - firstCandidate + (useDiagonals ? sk : 0))
     for j in firstCandidate..<endCandidate where columnMass[j] > 0 {
         column[j] = Double(columnMass[j])
         initial.append((column[j], j))
     }
     // Diagonal d has id sk + d. Entries are indexed by key and by offset so a pick can take its
     // entries out of the other kind's masses.
-    let useDiagonals = maxDiagonals > 0 && entries != nil
     var diagonal = [Double](repeating: 0, count: useDiagonals ? sk : 0)
     var byKey = EntryLists(), byOffset = EntryLists()    // entry ids (row * capacity + slot)
     var alive: [Bool] = []
     if useDiagonals, let e = entries {
-        var keyOf: [Int] = [], offsetOf: [Int] = [], ids: [Int] = []
         for i in rows {
             let p = positions[i]
             for s in 0..<Int(e.counts[i]) {
                 let id = i * SampledEntries.capacity + s
-                let j = Int(e.keys[id])
-                ids.append(id); keyOf.append(j); offsetOf.append(p - j)
-                diagonal[p - j] += Double(e.probs[id])
+                diagonal[p - Int(e.keys[id])] += Double(e.probs[id])
             }
         }
-        byKey = EntryLists(ids: ids, lists: keyOf, count: sk)
-        byOffset = EntryLists(ids: ids, lists: offsetOf, count: sk)
-        alive = Array(repeating: true, count: positions.count * SampledEntries.capacity)
+        let lists = index ?? EntryIndex(e, rows: rows, positions: positions, sk: sk)
+        byKey = lists.byKey
+        byOffset = lists.byOffset
+        // Entries of rows outside `rows` (a shared index lists them) start taken.
+        alive = Array(repeating: index == nil, count: positions.count * SampledEntries.capacity)
+        if index != nil {
+            for i in rows { for s in 0..<Int(e.counts[i]) { alive[i * SampledEntries.capacity + s] = true } }
+        }
         for d in window..<sk where diagonal[d] > 0 { initial.append((diagonal[d], sk + d)) }
     }
 
-    var heap = Candidates(initial)
+    var heap = Candidates(consume initial)
     var columns: [Int] = [], diagonals: [Int] = []
     var taken = [Bool](repeating: false, count: sk)
     while kept < target && !heap.isEmpty {
@@ -109,7 +113,8 @@ func selectStripes(columnMass: UnsafePointer<Float>, sk: Int, window: Int, windo
             taken[j] = true
         }
     }
-    return (columns.sorted(), diagonals.sorted())
+    // Ascending from the flags: a scan of the candidates costs less than sorting the picks.
+    return ((firstCandidate..<endCandidate).filter { taken[$0] }, diagonals.sorted())
 }
 
 /// One fold of the held-out check (the sampled rows at one offset mod 4 in their groups): its
@@ -120,59 +125,53 @@ struct SampleFold {
     let otherRows: [Int]
 }
 
-/// One held-out fold's kept mass and total mass outside the sinks.
-struct HeldOutPart {
-    var kept: Double
-    var total: Double
-}
-
 /// Stage 2 of one head from its stage-1 sums (`stats`: totals over all sampled rows).
 struct HeadSelection {
     let sk: Int, window: Int, sinks: Int
     let positions: [Int]
     let entries: SampledEntries?
+    let index: EntryIndex?       // entries of all sampled rows, by key and offset
     let stats: SampleStats
     let params: Params
 
     func select(columnMass: UnsafePointer<Float>, rows: [Int], alpha: Float) -> Stripes {
         selectStripes(columnMass: columnMass, sk: sk, window: window, windowMass: stats.windowMass(of: rows),
-                      rows: rows, positions: positions, entries: entries, alpha: alpha, sinks: sinks,
+                      rows: rows, positions: positions, entries: entries, index: index, alpha: alpha, sinks: sinks,
                       minStripes: params.minStripes, maxStripes: params.maxStripes,
                       maxDiagonals: params.maxDiagonals)
     }
 
-    /// One fold of the held-out check: the stripes chosen on the other folds' rows at alpha, and
-    /// how much of the fold's own mass outside the sinks they keep (with that total). Stripes
-    /// fitted to the rows that chose them keep less of other rows' mass (heads that read per-row
-    /// retrieved keys; docs/DEFAULTS.md), and stage 2 sees only the rows that chose them. Folds
-    /// are independent (they run in parallel); heldOutShare sums them.
-    func heldOutPart(_ fold: SampleFold) -> HeldOutPart {
-        var others = [Float](repeating: 0, count: sk)
+    /// One fold of the held-out check: the stripes chosen on the other folds' rows at alpha, the
+    /// fold's own mass they keep, and the fold's mass outside the sinks. Stripes fitted to the
+    /// rows that chose them keep less of other rows' mass (heads that read per-row retrieved
+    /// keys; docs/DEFAULTS.md), and stage 2 sees only the rows that chose them. The folds of all
+    /// heads are independent tasks; `others` is [sk] scratch.
+    func heldOut(_ fold: SampleFold, others: UnsafeMutablePointer<Float>) -> HeldOutFold {
         for j in 0..<sk { others[j] = stats.columnMass[j] - fold.columnMass[j] }
-        let pick = others.withUnsafeBufferPointer {
-            select(columnMass: $0.baseAddress!, rows: fold.otherRows, alpha: params.alpha)
-        }
+        let pick = select(columnMass: others, rows: fold.otherRows, alpha: params.alpha)
         let kept = estimatedKept(indices: pick.columns, diagonals: pick.diagonals, columnMass: fold.columnMass,
                                  windowMass: stats.windowMass(of: fold.rows), rows: fold.rows,
-                                 positions: positions, entries: entries)
-        return HeldOutPart(kept: kept, total: Double(fold.rows.count) - forcedSinkMass(fold.columnMass, sinks: min(sinks, sk)))
-    }
-
-    /// The held-out kept share: the folds' kept mass over their total, summed in fold order.
-    func heldOutShare(_ parts: [HeldOutPart]) -> Double {
-        var kept = 0.0, total = 0.0
-        for part in parts { kept += part.kept; total += part.total }
-        return total > 0 ? kept / total : 1
+                                 positions: positions, entries: entries, sk: sk)
+        return HeldOutFold(kept: kept, total: Double(fold.rows.count) - forcedSinkMass(fold.columnMass, sinks: min(sinks, sk)))
     }
 
     /// The head's stripes: alpha raised by alpha_correction x the held-out shortfall (up to 1;
-    /// with fewer than 2 folds' parts, or a correction of 0, the paper's rule).
-    func stripes(heldOut parts: [HeldOutPart], allRows: [Int]) -> Stripes {
+    /// with fewer than 2 folds, or a correction of 0, the paper's rule). `folds` are heldOut's
+    /// results in fold order, summed in that order.
+    func stripes(heldOut folds: [HeldOutFold], allRows: [Int]) -> Stripes {
         var alpha = params.alpha
-        if params.alphaCorrection > 0 && parts.count >= 2 {
-            let shortfall = Double(params.alpha) - heldOutShare(parts)
+        if params.alphaCorrection > 0 && folds.count >= 2 {
+            var kept = 0.0, total = 0.0
+            for fold in folds { kept += fold.kept; total += fold.total }
+            let shortfall = Double(params.alpha) - (total > 0 ? kept / total : 1)
             if shortfall > 0 { alpha = Float(min(1, Double(params.alpha) + Double(params.alphaCorrection) * shortfall)) }
         }
         return select(columnMass: stats.columnMass, rows: allRows, alpha: alpha)
     }
+}
+
+/// One fold's part of the held-out kept share: kept / total summed over the folds.
+struct HeldOutFold {
+    var kept = 0.0
+    var total = 0.0
 }
