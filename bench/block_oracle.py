@@ -1,4 +1,4 @@
-"""How sparse can a block mask be at a given true CRA? (issue #9's ceiling, docs/SLASH.md)
+"""How sparse can a block mask be at a given true CRA? (the ceiling in docs/SLASH.md)
 
 On one captured layer, per query block of B rows, key blocks are taken by descending weight until
 their share reaches a target, with the diagonal block and key block 0 always kept:

@@ -49,7 +49,9 @@ def sinks(args):
         for (q, k, v), (do, dl) in zip(layers, dense):
             o, l, st = sampleattn.attention(q, k, v, layout="hsd", sink_tokens=s, return_lse=True, stats=True,
                                             threads=args.threads, max_density=1.0)
-            cras += list(true_cra(l, dl)); errs += list(head_errors(o, do)); dens.append(st["density"])
+            cras += list(true_cra(l, dl))
+            errs += list(head_errors(o, do))
+            dens.append(st["density"])
         print(f"{s:5d}  {np.mean(cras):8.4f}  {np.min(cras):14.4f}  {np.median(errs):10.4f}  {np.mean(dens):7.3f}")
 
 

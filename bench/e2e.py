@@ -17,8 +17,9 @@ a timer, so each forward pass reports how much of its time the attention calls t
 (b) Needle in a haystack: a passkey sentence ("The secret passkey is NNNNN. Remember it.") at
     depths 10..90% of English filler text (pydoc_data prose, another order than (a)), inside the
     model's chat template, followed by the question, and the assistant's turn started with "The
-    secret passkey is"; greedy decoding of a few tokens; correct if the number appears in them. The passkey is a fixed pseudo-random 5-digit number per
-    (length, depth), the same for every method.
+    secret passkey is"; greedy decoding of a few tokens; correct if the number appears in them.
+    The passkey is a fixed pseudo-random 5-digit number per (length, depth), the same for every
+    method.
 (c) Time to first token: the prefill forward of (b) (logits of the last position only, plus the
     argmax) per method, the median over the depths, and the attention calls' share of it.
 Methods run side by side for every cell (rotating the order), because the machine is shared.
@@ -34,7 +35,6 @@ import math
 import os
 import platform
 import random
-import re
 import statistics
 import subprocess
 import sys
@@ -484,7 +484,7 @@ def main():
     depths = [float(x) for x in a.depths.split(",") if x]
     long_depths = [float(x) for x in a.long_depths.split(",") if x] or depths
     models = {k: dict(MODELS[k]) for k in a.models.split(",") if k}
-    for k, spec in models.items():
+    for spec in models.values():
         if a.ppl_lengths is not None:
             spec["ppl"] = [int(x) for x in a.ppl_lengths.split(",") if x]
         if a.needle_lengths is not None:

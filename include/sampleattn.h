@@ -4,7 +4,7 @@
  * Causal prefill attention for CPU inference engines: exact (dense) attention and
  * SampleAttention (adaptive local window + query-guided key stripes) behind one call.
  *
- * Rules (see README "Guarantees"):
+ * Rules (see docs/GUARANTEES.md):
  *  - Every function that can fail returns sa_status (0 = SA_OK). Codes are only ever appended.
  *  - Public structs start with `uint32_t struct_size` and only grow at the end.
  *  - The caller owns every buffer. The library keeps no pointer after a call returns, writes only
@@ -66,7 +66,9 @@ typedef int32_t sa_status;
 #define SA_ERR_INDEX_OUT_OF_RANGE   19   /* head index out of range in a plan query */
 #define SA_ERR_BUFFER_TOO_SMALL     20   /* caller buffer capacity too small */
 #define SA_ERR_INTERNAL             21   /* a bug: please report */
-#define SA_STATUS_COUNT             22   /* one past the last code of this version */
+#define SA_ERR_UNSUPPORTED_CPU      22   /* the CPU lacks AVX2/FMA/F16C, or SAMPLEATTN_ISA asks for an
+                                            ISA it lacks (or names none); see sa_get_features */
+#define SA_STATUS_COUNT             23   /* one past the last code of this version */
 
 /* Static English description of a status ("unknown status" for unknown values); never NULL. */
 SA_API const char *sa_status_string(sa_status s);
@@ -100,7 +102,9 @@ typedef struct sa_tensor {
 /* ---------------------------------------------------------------- parameters */
 #define SA_MODE_DENSE        0   /* exact causal attention */
 #define SA_MODE_SAMPLE       1   /* the SampleAttention seed algorithm (default) */
-#define SA_MODE_SAMPLE_SLASH 2   /* column blocks + diagonal (slash) blocks, sampled query blocks */
+#define SA_MODE_SAMPLE_SLASH 2   /* EXPERIMENTAL: key columns + diagonal (slash) blocks chosen on
+                                    sampled query blocks; its choices may change between minor
+                                    versions (the ABI of its fields does not) */
 
 /* flags */
 #define SA_FLAG_SHARE_KV_GROUP  (1u << 0)  /* one stripe set per K/V group (union over its heads) */
@@ -127,19 +131,26 @@ typedef struct sa_params {
                                row p), chosen with the columns from the same sampled mass; they keep
                                verbatim repeats (copying) attended. >= 0; default 64; 0 = the
                                paper's mask (window + columns + sinks) */
-    /* --- SA_MODE_SAMPLE_SLASH (appended in 0.1) --- */
+    /* --- SA_MODE_SAMPLE_SLASH, experimental (appended in 0.1) --- */
     float    alpha_column;  /* kept share of the sampled rows' mass, diagonals + key columns, (0, 1]; default 0.98 */
     float    alpha_slash;   /* share the diagonal (slash) blocks alone reach, chosen first, (0, 1]; default 0.95 */
     int32_t  chunk_n;       /* sampled query blocks: the last block of each of chunk_n segments, [1, 64]; default 2 */
     int32_t  block_size;    /* block granularity in tokens: 16, 32, 48, 64, 80 or 96; default 64 */
     /* --- appended in 0.2 --- */
     float    alpha_correction; /* SA_MODE_SAMPLE: stripes chosen on the sampled rows keep less of
-                               other rows' mass than of theirs. A held-out check measures it (for
-                               f = 0..3: stripes chosen without the rows at offsets = f mod 4 in
-                               each sampled group, their kept share of those rows' mass outside the
-                               sinks) and alpha is raised, up to 1, by alpha_correction x (alpha -
-                               that share). [0, 16]; default 2; 0 = the paper's rule */
+                               other rows' mass than of theirs; a held-out check over the sampled
+                               rows measures that share, and alpha is raised, up to 1, by
+                               alpha_correction x (alpha - held-out share). [0, 16]; default 2;
+                               0 = the paper's rule. How and why: docs/DEFAULTS.md */
+    int32_t  precision;     /* SA_PRECISION_*: arithmetic of the attention pass's two products
+                               (Q K^T and P V); default SA_PRECISION_F32. Planning (stages 1-2)
+                               stays float32. Independent of the tensors' dtype */
 } sa_params;
+
+#define SA_PRECISION_F32  0   /* float32 products: the exact math of earlier versions */
+#define SA_PRECISION_BF16 1   /* Q (times the scale), K, V and the probabilities P rounded to
+                                 bfloat16 for the products, float32 sums; softmax and output
+                                 accumulation stay float32 (as PyTorch's bfloat16 attention) */
 
 /* Fill the first `size` bytes of *p with the defaults above and set struct_size = size; fields
    a newer library has past `size` take their defaults when it reads the struct. size > this
@@ -209,7 +220,7 @@ SA_API sa_status sa_attention(sa_context *ctx, const sa_params *p,
  * A plan is the sparse mask SampleAttention chose for given Q and K: per query head, a window
  * size, sorted selected key indices (sinks included) and sorted diagonal offsets. A row at
  * position p keeps keys p - window < j <= p, the selected indices j <= p - window, and the keys
- * j <= p with p / block_size - j / block_size among the head's offsets (sa_plan_head_slashes).
+ * j <= p with p / block_size - j / block_size among the head's offsets (sa_plan_head_offsets).
  * Seed-mode heads have block_size 1 (offsets are p - j, each >= window) or no offsets; in
  * SA_MODE_SAMPLE_SLASH window is 0, indices are the selected columns and offsets are in blocks. Plans are immutable after creation and may be read
  * and applied from several threads at once.
@@ -228,7 +239,10 @@ typedef struct sa_plan_head {
     /* --- appended in 0.1 --- */
     int64_t  block_size;      /* granularity of the diagonal offsets: the slash block size, 1 for
                                  seed heads with diagonal stripes, 0 when there are none */
-    int64_t  n_slash_blocks;  /* selected diagonal offsets (slash heads: in blocks, 0 = diagonal) */
+    int64_t  n_slash_blocks;  /* number of selected diagonal offsets, in units of block_size:
+                                 slash heads' diagonal blocks (0 = the diagonal), seed heads'
+                                 diagonal stripes (the name is from 0.1, when only slash heads
+                                 had offsets) */
     int64_t  reserved1;       /* 0 */
 } sa_plan_head;
 
@@ -253,19 +267,42 @@ SA_API sa_status sa_plan_head_indices(const sa_plan *plan, int64_t head,
    a row at position p keeps key j <= p when (p / block_size - j / block_size) is one of them.
    Slash-mode heads: diagonal blocks; seed-mode heads: diagonal stripes (block_size 1, offsets
    p - j >= window). capacity must be >= n_slash_blocks (else SA_ERR_BUFFER_TOO_SMALL, nothing
-   written). */
+   written). The exported name is from 0.1, when only slash heads had offsets;
+   sa_plan_head_offsets below is the same call under a name for both modes. */
 SA_API sa_status sa_plan_head_slashes(const sa_plan *plan, int64_t head, int64_t *slash_blocks,
                                       int64_t capacity);
+static inline sa_status sa_plan_head_offsets(const sa_plan *plan, int64_t head, int64_t *offsets,
+                                             int64_t capacity) {
+    return sa_plan_head_slashes(plan, head, offsets, capacity);
+}
 
 /* ---------------------------------------------------------------- features */
 typedef struct sa_features {
     uint32_t struct_size;   /* caller sets sizeof(sa_features) */
-    int32_t  simd_level;    /* 0 = scalar, 1 = AVX2+FMA (x86-64-v3) */
+    int32_t  simd_level;    /* 1 = AVX2+FMA+F16C (x86-64-v3), what the library needs at least;
+                               0 = this CPU lacks them (there is no scalar path: the attention and
+                               plan functions fail with SA_ERR_UNSUPPORTED_CPU). The kernels chosen
+                               on this CPU: `isa` below */
     int32_t  openmp;        /* 1 if built with OpenMP */
     int32_t  max_threads;   /* omp_get_max_threads() at the time of the call */
     int32_t  max_head_dim;  /* largest supported head_dim */
     int32_t  head_dim_multiple; /* head_dim must be a multiple of this */
+    int32_t  isa;           /* SA_ISA_* the kernels use, chosen once per process (0: none usable,
+                               then sa_attention fails with SA_ERR_UNSUPPORTED_CPU) */
+    uint32_t cpu_isa_mask;  /* SA_CPU_* bits: what this CPU and OS support */
 } sa_features;
+
+/* Kernel ISAs. The best the CPU has is used; the environment variable SAMPLEATTN_ISA=avx2,
+   avx512 or amx caps it (an ISA the CPU lacks, or another value, makes every call fail with
+   SA_ERR_UNSUPPORTED_CPU and a message). Float32 results are bitwise identical on every ISA. */
+#define SA_ISA_AVX2   1   /* AVX2+FMA, 8-lane float32 (the portable kernels) */
+#define SA_ISA_AVX512 2   /* AVX-512 F/BW/VL/DQ, 16-lane float32 */
+#define SA_ISA_AMX    3   /* AVX-512, and AMX-BF16 tiles for SA_PRECISION_BF16 (head_dim a
+                             multiple of 32) */
+#define SA_CPU_AVX2        (1u << 0)  /* AVX2, FMA, F16C, with the OS saving YMM state */
+#define SA_CPU_AVX512      (1u << 1)  /* AVX-512 F, BW, VL, DQ, with opmask and ZMM state */
+#define SA_CPU_AVX512_BF16 (1u << 2)  /* AVX512_BF16 */
+#define SA_CPU_AMX_BF16    (1u << 3)  /* AMX-TILE and AMX-BF16, tile state enabled and permitted */
 
 SA_API sa_status sa_get_features(sa_features *f);
 

@@ -24,6 +24,7 @@ static const char *const messages[SA_STATUS_COUNT] = {
     [SA_ERR_INDEX_OUT_OF_RANGE]   = "index out of range",
     [SA_ERR_BUFFER_TOO_SMALL]     = "buffer too small",
     [SA_ERR_INTERNAL]             = "internal error",
+    [SA_ERR_UNSUPPORTED_CPU]      = "the CPU lacks an instruction set the library needs or was asked to use",
 };
 
 const char *sac_status_message(int32_t status) {

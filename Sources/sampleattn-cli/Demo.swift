@@ -12,7 +12,7 @@ struct Demo: ParsableCommand {
     @Option(help: "Target CRA.") var alpha: Float = 0.95
     @Option(help: "Threads (0 = all).") var threads: Int32 = 0
     @Option(help: "Timed repetitions (median reported).") var repeats = 3
-    @Option(help: "Sparse mode: sample or slash.") var mode = "sample"
+    @Option(help: "Sparse mode: sample or sample_slash (also slash).") var mode = "sample"
     // Unset options keep the library's defaults (sa_params_default).
     @Option(help: "Slash mode: alpha_column.") var alphaColumn: Float?
     @Option(help: "Slash mode: alpha_slash.") var alphaSlash: Float?
@@ -23,8 +23,10 @@ struct Demo: ParsableCommand {
     @Option(help: "Sample mode: at most this many diagonal stripes (0 = the paper's mask).") var maxDiagonals: Int32?
     @Option(help: "Sample mode: gain on the held-out shortfall of alpha (0 = the paper's rule).") var alphaCorrection: Float?
 
-    func sparseParams() -> sa_params {
-        Runner.params(mode: mode == "slash" ? SA_MODE_SAMPLE_SLASH : SA_MODE_SAMPLE, alpha: alpha) { p in
+    func validate() throws { _ = try ModeName.parse(mode, allowDense: false) }
+
+    func sparseParams() throws -> sa_params {
+        try Runner.params(mode: ModeName.parse(mode, allowDense: false), alpha: alpha) { p in
             if let alphaColumn { p.alpha_column = alphaColumn }
             if let alphaSlash { p.alpha_slash = alphaSlash }
             if let blockSize { p.block_size = blockSize }
@@ -39,8 +41,8 @@ struct Demo: ParsableCommand {
     func run() throws {
         let runner = try Runner(threads: threads)
         defer { runner.free() }
-        let sparse = sparseParams()
-        print("libsampleattn \(String(cString: sa_version_string_impl())) demo on \(data), mode \(mode), alpha \(mode == "slash" ? "\(sparse.alpha_column)/\(sparse.alpha_slash)" : "\(alpha)"), \(sa_context_n_threads_impl(runner.context)) threads")
+        let sparse = try sparseParams()
+        print("libsampleattn \(String(cString: sa_version_string_impl())) demo on \(data), mode \(mode), alpha \(sparse.mode == SA_MODE_SAMPLE_SLASH ? "\(sparse.alpha_column)/\(sparse.alpha_slash)" : "\(alpha)"), \(sa_context_n_threads_impl(runner.context)) threads")
         print("layer  tokens  dense_ms  sample_ms  speedup  density  true_CRA_mean  true_CRA_min_head  rel_err_median  dense_heads")
         for layerIndex in layers.split(separator: ",").compactMap({ Int($0) }) {
             let layer = try RealLayer(folder: data, layer: layerIndex)

@@ -10,17 +10,19 @@ struct Time: ParsableCommand {
 
     @Option(help: "Folder with L{layer}_{q,k,v}.npy.") var data = "data/qwen05b_code_4k"
     @Option(help: "Layer.") var layer = 12
-    @Option(help: "dense, sample or slash.") var mode = "dense"
+    @Option(help: "dense, sample or sample_slash (also slash).") var mode = "dense"
     @Option(help: "Target CRA (sample mode).") var alpha: Float = 0.95
     @Option(help: "Threads (0 = all).") var threads: Int32 = 1
     @Option(help: "Repetitions.") var repeats = 5
+
+    func validate() throws { _ = try ModeName.parse(mode) }
 
     func run() throws {
         let runner = try Runner(threads: threads)
         defer { runner.free() }
         let l = try RealLayer(folder: data, layer: layer)
         let out = RunBuffers(heads: l.heads, tokens: l.tokens, dim: l.dim)
-        let p = Runner.params(mode: ["dense": SA_MODE_DENSE, "slash": SA_MODE_SAMPLE_SLASH][mode] ?? SA_MODE_SAMPLE, alpha: alpha)
+        let p = try Runner.params(mode: ModeName.parse(mode), alpha: alpha)
         var times: [Double] = [], stats = sa_stats()
         for _ in 0..<repeats {
             let r = try runner.run(l, p, into: out)

@@ -25,49 +25,22 @@ final class RealDataTests: XCTestCase {
     }
     struct CaptureMissing: Error {}
 
-    /// A head-major float16 [H, S, d] .npy array.
-    final class Npy {
-        let shape: [Int]
-        let data: UnsafeMutableRawPointer
-        deinit { data.deallocate() }
-        init(_ path: String) throws {
-            let file = try Data(contentsOf: URL(fileURLWithPath: path))
-            let headerLength = Int(file[8]) | Int(file[9]) << 8
-            let header = String(decoding: file[10..<10 + headerLength], as: UTF8.self)
-            precondition(header.contains("'<f2'") && header.contains("'fortran_order': False"), "float16 C-order expected")
-            let open = header.range(of: "'shape': (")!, close = header[open.upperBound...].firstIndex(of: ")")!
-            shape = header[open.upperBound..<close].split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
-            data = .allocate(byteCount: file.count - 10 - headerLength, alignment: 64)
-            file.withUnsafeBytes { raw in data.copyMemory(from: raw.baseAddress! + 10 + headerLength, byteCount: file.count - 10 - headerLength) }
-        }
-        func view() -> sa_tensor {
-            sa_tensor(data: data, dtype: SA_DTYPE_F16, reserved: 0,
-                      n_tokens: Int64(shape[1]), n_heads: Int64(shape[0]), head_dim: Int64(shape[2]),
-                      stride_token: Int64(shape[2]), stride_head: Int64(shape[1] * shape[2]))
-        }
-        func value(_ h: Int, _ t: Int, _ c: Int) -> Float {
-            var x: Float = 0
-            sac_load_f32(data + ((h * shape[1] + t) * shape[2] + c) * 2, SA_DTYPE_F16, &x, 1, 1)
-            return x
-        }
-    }
-
     struct Layer {
-        let q: Npy, k: Npy, v: Npy
+        let q: HeadMajorNpy, k: HeadMajorNpy, v: HeadMajorNpy
         init(_ folder: String, _ layer: Int) throws {
             let name = String(format: "%@/L%02d_", folder, layer)
-            q = try Npy(name + "q.npy"); k = try Npy(name + "k.npy"); v = try Npy(name + "v.npy")
+            q = try HeadMajorNpy(name + "q.npy"); k = try HeadMajorNpy(name + "k.npy"); v = try HeadMajorNpy(name + "v.npy")
         }
-        var heads: Int { q.shape[0] }
-        var tokens: Int { q.shape[1] }
-        var dim: Int { q.shape[2] }
+        var heads: Int { q.heads }
+        var tokens: Int { q.tokens }
+        var dim: Int { q.dim }
     }
 
     /// Runs attention into a float32 token-major output; returns (out, lse).
-    func run(_ l: Layer, _ p: sa_params, stats: UnsafeMutablePointer<sa_stats>? = nil) -> ([Float], [Float]) {
+    func run(_ l: Layer, _ p: sa_params, stats: UnsafeMutablePointer<sa_stats>? = nil, threads: Int32 = 0) -> ([Float], [Float]) {
         var out = [Float](repeating: 0, count: l.tokens * l.heads * l.dim)
         var lse = [Float](repeating: 0, count: l.tokens * l.heads)
-        let ctx = sa_context_new_impl(0)
+        let ctx = sa_context_new_impl(threads)
         defer { sa_context_free_impl(ctx) }
         var pp = p, q = l.q.view(), k = l.k.view(), v = l.v.view()
         let status = out.withUnsafeMutableBytes { ob in
@@ -85,7 +58,7 @@ final class RealDataTests: XCTestCase {
         let folder = try sharedCapture("qwen05b_code_2k")
         for layer in [1, 12] {
             let l = try Layer(folder, layer)
-            let o = try Npy(String(format: "%@/L%02d_o.npy", folder, layer))
+            let o = try HeadMajorNpy(String(format: "%@/L%02d_o.npy", folder, layer))
             let (out, _) = run(l, params(SA_MODE_DENSE))
             var num = 0.0, den = 0.0
             for h in 0..<l.heads { for t in 0..<l.tokens { for c in 0..<l.dim {
@@ -106,7 +79,7 @@ final class RealDataTests: XCTestCase {
             let l = try Layer(Self.shipped, layer)
             let (out, lse) = run(l, params(SA_MODE_DENSE))
             let rows = Array(stride(from: 5, to: l.tokens, by: 97)) + [l.tokens - 1]
-            let group = l.heads / l.k.shape[0], scale = 1 / Double(l.dim).squareRoot()
+            let group = l.heads / l.k.heads, scale = 1 / Double(l.dim).squareRoot()
             var worst = 0.0, worstLse = 0.0
             for h in 0..<l.heads {
                 var num = 0.0, den = 0.0
@@ -133,6 +106,46 @@ final class RealDataTests: XCTestCase {
             }
             XCTAssertLessThan(worst, 2e-5, "layer \(layer): worst head's relative L2 error on \(rows.count) rows")
             XCTAssertLessThan(worstLse, 1e-4, "layer \(layer): log-sum-exp")
+        }
+    }
+
+    /// The seed planner's tasks (stage 1 per head and partition, its reduction per key range,
+    /// stage 2 per held-out fold and per head) give the same plan, stats, output and lse bit for
+    /// bit at 1, 2, 3 and 5 threads on a real layer of the shipped 4K capture.
+    func testSeedPlanDoesNotDependOnThreads() throws {
+        let l = try Layer(Self.shipped, 23)
+        let p = params(SA_MODE_SAMPLE)
+        func plan(threads: Int32) -> [[Double]] {
+            let ctx = sa_context_new_impl(threads)
+            defer { sa_context_free_impl(ctx) }
+            var pp = p, q = l.q.view(), k = l.k.view()
+            var plan: OpaquePointer?
+            XCTAssertEqual(sa_plan_create_impl(ctx, &pp, &q, &k, &plan), SA_OK, String(cString: sa_context_last_error_impl(ctx)))
+            defer { sa_plan_free_impl(plan) }
+            return (0..<Int64(l.heads)).map { h in
+                var info = sa_plan_head()
+                info.struct_size = UInt32(MemoryLayout<sa_plan_head>.size)
+                XCTAssertEqual(sa_plan_head_info_impl(plan, h, &info), SA_OK)
+                var idx = [Int64](repeating: -1, count: Int(info.n_indices))
+                var offs = [Int64](repeating: -1, count: Int(info.n_slash_blocks))
+                XCTAssertEqual(idx.withUnsafeMutableBufferPointer { sa_plan_head_indices_impl(plan, h, $0.baseAddress, info.n_indices) }, SA_OK)
+                XCTAssertEqual(offs.withUnsafeMutableBufferPointer { sa_plan_head_slashes_impl(plan, h, $0.baseAddress, info.n_slash_blocks) }, SA_OK)
+                return [Double(info.dense), Double(info.kept_entries), info.cra_mean, info.cra_min]
+                    + idx.map(Double.init) + [-1] + offs.map(Double.init)
+            }
+        }
+        func attention(threads: Int32) -> [Float] {
+            var stats = sa_stats()
+            stats.struct_size = UInt32(MemoryLayout<sa_stats>.size)
+            let (out, lse) = run(l, p, stats: &stats, threads: threads)
+            return out + lse + [Float(stats.kept_entries), Float(stats.n_dense_heads), Float(stats.density), Float(stats.cra_estimate)]
+        }
+        let onePlan = plan(threads: 1), oneRun = attention(threads: 1)
+        XCTAssertTrue(onePlan.contains { $0[0] == 0 && $0.last! != -1 }, "a sparse head with diagonal stripes is covered")
+        func bits(_ plan: [[Double]]) -> [[UInt64]] { plan.map { $0.map(\.bitPattern) } }
+        for t: Int32 in [2, 3, 5] {
+            XCTAssertEqual(bits(plan(threads: t)), bits(onePlan), "plan at \(t) threads")
+            XCTAssertTrue(attention(threads: t).elementsEqual(oneRun) { $0.bitPattern == $1.bitPattern }, "output at \(t) threads")
         }
     }
 

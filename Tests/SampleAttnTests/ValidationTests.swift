@@ -114,6 +114,8 @@ final class ValidationTests: XCTestCase {
         expect(SA_ERR_INVALID_PARAM) { $0.p.alpha_correction = -1 }
         expect(SA_ERR_INVALID_PARAM) { $0.p.alpha_correction = 17 }
         expect(SA_ERR_INVALID_PARAM) { $0.p.alpha_correction = .nan }
+        expect(SA_ERR_INVALID_PARAM) { $0.p.precision = 2 }
+        expect(SA_ERR_INVALID_PARAM) { $0.p.precision = -1 }
         expect(SA_ERR_INVALID_MODE) { $0.p.mode = 7 }
         expect(SA_ERR_INVALID_MODE) { $0.p.mode = -1 }
         expect(SA_ERR_UNKNOWN_FLAG) { $0.p.flags = 1 << 20 }

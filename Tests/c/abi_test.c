@@ -28,7 +28,7 @@ LAYOUT(sa_tensor, head_dim, 32);
 LAYOUT(sa_tensor, stride_token, 40);
 LAYOUT(sa_tensor, stride_head, 48);
 
-_Static_assert(sizeof(sa_params) == 76 && _Alignof(sa_params) == 4, "sa_params size");
+_Static_assert(sizeof(sa_params) == 80 && _Alignof(sa_params) == 4, "sa_params size");
 LAYOUT(sa_params, struct_size, 0);
 LAYOUT(sa_params, mode, 4);
 LAYOUT(sa_params, alpha, 8);
@@ -48,6 +48,7 @@ LAYOUT(sa_params, alpha_slash, 60);
 LAYOUT(sa_params, chunk_n, 64);
 LAYOUT(sa_params, block_size, 68);
 LAYOUT(sa_params, alpha_correction, 72);   /* 72 = the 0.1 size */
+LAYOUT(sa_params, precision, 76);
 
 _Static_assert(sizeof(sa_stats) == 96 && _Alignof(sa_stats) == 8, "sa_stats size");
 LAYOUT(sa_stats, struct_size, 0);
@@ -78,13 +79,15 @@ LAYOUT(sa_plan_head, block_size, 56);
 LAYOUT(sa_plan_head, n_slash_blocks, 64);
 LAYOUT(sa_plan_head, reserved1, 72);
 
-_Static_assert(sizeof(sa_features) == 24 && _Alignof(sa_features) == 4, "sa_features size");
+_Static_assert(sizeof(sa_features) == 32 && _Alignof(sa_features) == 4, "sa_features size");
 LAYOUT(sa_features, struct_size, 0);
 LAYOUT(sa_features, simd_level, 4);
 LAYOUT(sa_features, openmp, 8);
 LAYOUT(sa_features, max_threads, 12);
 LAYOUT(sa_features, max_head_dim, 16);
 LAYOUT(sa_features, head_dim_multiple, 20);
+LAYOUT(sa_features, isa, 24);
+LAYOUT(sa_features, cpu_isa_mask, 28);
 
 /* Constants are ABI too: codes are only ever appended. */
 _Static_assert(SA_OK == 0 && SA_ERR_NULL_ARGUMENT == 1 && SA_ERR_INVALID_DTYPE == 2 &&
@@ -95,7 +98,10 @@ _Static_assert(SA_OK == 0 && SA_ERR_NULL_ARGUMENT == 1 && SA_ERR_INVALID_DTYPE =
                SA_ERR_UNKNOWN_FLAG == 14 && SA_ERR_STRUCT_SIZE == 15 && SA_ERR_OUT_OF_MEMORY == 16 &&
                SA_ERR_CONTEXT_BUSY == 17 && SA_ERR_PLAN_MISMATCH == 18 &&
                SA_ERR_INDEX_OUT_OF_RANGE == 19 && SA_ERR_BUFFER_TOO_SMALL == 20 &&
-               SA_ERR_INTERNAL == 21 && SA_STATUS_COUNT == 22, "status codes");
+               SA_ERR_INTERNAL == 21 && SA_ERR_UNSUPPORTED_CPU == 22 && SA_STATUS_COUNT == 23, "status codes");
+_Static_assert(SA_PRECISION_F32 == 0 && SA_PRECISION_BF16 == 1, "precisions");
+_Static_assert(SA_ISA_AVX2 == 1 && SA_ISA_AVX512 == 2 && SA_ISA_AMX == 3 && SA_CPU_AVX2 == 1u &&
+               SA_CPU_AVX512 == 2u && SA_CPU_AVX512_BF16 == 4u && SA_CPU_AMX_BF16 == 8u, "ISAs");
 _Static_assert(SA_DTYPE_F32 == 0 && SA_DTYPE_F16 == 1 && SA_DTYPE_BF16 == 2, "dtypes");
 _Static_assert(SA_MODE_DENSE == 0 && SA_MODE_SAMPLE == 1 && SA_MODE_SAMPLE_SLASH == 2, "modes");
 _Static_assert(SA_FLAG_SHARE_KV_GROUP == 1u && SA_FLAG_FORCE_SPARSE == 2u && SA_FLAG_ALL == 3u, "flags");
@@ -258,6 +264,7 @@ static void test_params_default(void) {
           "min_stripes %d max_stripes %d sample_group %d max_diagonals %d", (int)p.min_stripes,
           (int)p.max_stripes, (int)p.sample_group, (int)p.max_diagonals);
     CHECK(p.alpha_correction == 2.0f, "alpha_correction %g", p.alpha_correction);
+    CHECK(p.precision == SA_PRECISION_F32, "precision %d", (int)p.precision);
     (sa_params_default)(NULL);   /* no-op (the function: the macro would take sizeof *NULL) */
     CHECK(1, "sa_params_default(NULL)");
 }
@@ -268,8 +275,8 @@ static void test_params_init(void) {
     unsigned char buf[sizeof(sa_params) + 64];
     sa_params ref;
     sa_params_default(&ref);
-    const size_t sizes[] = {40, 52, 72, sizeof(sa_params), sizeof(sa_params) + 28};
-    for (int i = 0; i < 5; i++) {
+    const size_t sizes[] = {40, 52, 72, 76, sizeof(sa_params), sizeof(sa_params) + 28};
+    for (int i = 0; i < 6; i++) {
         size_t n = sizes[i];
         memset(buf, 0xA5, sizeof buf);
         sa_status s = sa_params_init((sa_params *)(void *)buf, n);
@@ -335,6 +342,12 @@ static void test_features(void) {
     CHECK(f.max_threads >= 1, "max_threads %d", (int)f.max_threads);
     CHECK(f.max_head_dim == 256 && f.head_dim_multiple == 8, "max_head_dim %d head_dim_multiple %d",
           (int)f.max_head_dim, (int)f.head_dim_multiple);
+    /* The chosen ISA is the best the CPU has (no SAMPLEATTN_ISA in this test's environment). */
+    int best = (f.cpu_isa_mask & SA_CPU_AMX_BF16) ? SA_ISA_AMX : (f.cpu_isa_mask & SA_CPU_AVX512) ? SA_ISA_AVX512
+             : (f.cpu_isa_mask & SA_CPU_AVX2) ? SA_ISA_AVX2 : 0;
+    CHECK(f.isa == best, "isa %d for cpu_isa_mask 0x%x", (int)f.isa, (unsigned)f.cpu_isa_mask);
+    CHECK(f.simd_level == ((f.cpu_isa_mask & SA_CPU_AVX2) ? 1 : 0), "simd_level %d, cpu_isa_mask 0x%x",
+          (int)f.simd_level, (unsigned)f.cpu_isa_mask);
     CHECK_STATUS(sa_get_features(NULL), SA_ERR_NULL_ARGUMENT);
     f.struct_size = 0;
     CHECK_STATUS(sa_get_features(&f), SA_ERR_STRUCT_SIZE);
@@ -446,6 +459,8 @@ static void test_errors(void) {
     sa_params_default(&p); p.scale = -1;
     EXPECT_FAIL(sa_attention(ctx, &p, &q.view, &k.view, &v.view, &out.view, NULL, NULL), SA_ERR_INVALID_SCALE);
     sa_params_default(&p); p.alpha = 2;
+    EXPECT_FAIL(sa_attention(ctx, &p, &q.view, &k.view, &v.view, &out.view, NULL, NULL), SA_ERR_INVALID_PARAM);
+    sa_params_default(&p); p.precision = 2;
     EXPECT_FAIL(sa_attention(ctx, &p, &q.view, &k.view, &v.view, &out.view, NULL, NULL), SA_ERR_INVALID_PARAM);
     sa_params_default(&p); p.mode = 7;
     EXPECT_FAIL(sa_attention(ctx, &p, &q.view, &k.view, &v.view, &out.view, NULL, NULL), SA_ERR_INVALID_MODE);
@@ -633,6 +648,12 @@ static void test_slash_plan(void) {
         CHECK_STATUS(sa_plan_head_slashes(plan, h, slashes, 0), SA_ERR_BUFFER_TOO_SMALL);
         CHECK_STATUS(sa_plan_head_slashes(plan, h, slashes, 16), SA_OK);
         CHECK(slashes[0] == 0, "slash head %lld: the diagonal is kept", (long long)h);
+        /* sa_plan_head_offsets is the neutral name of the same call. */
+        int64_t offsets[16];
+        CHECK_STATUS(sa_plan_head_offsets(plan, h, offsets, 0), SA_ERR_BUFFER_TOO_SMALL);
+        CHECK_STATUS(sa_plan_head_offsets(plan, h, offsets, 16), SA_OK);
+        CHECK(memcmp(offsets, slashes, (size_t)info.n_slash_blocks * sizeof(int64_t)) == 0,
+              "slash head %lld: sa_plan_head_offsets gives sa_plan_head_slashes' offsets", (long long)h);
     }
     CHECK_STATUS(sa_plan_apply(ctx, plan, &q.view, &k.view, &v.view, &out.view, NULL, NULL), SA_OK);
     sa_plan_free(plan);

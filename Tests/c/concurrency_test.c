@@ -1,5 +1,5 @@
 /*
- * Concurrency test of libsampleattn (issue #7).
+ * Concurrency test of libsampleattn.
  *
  *  1. Contexts are independent: 8 host threads, each with its own context, run dense and
  *     SampleAttention calls (GQA, chunked prefill, every dtype, several shapes) at the same time,
@@ -23,34 +23,17 @@
 #include <string.h>
 #include <time.h>
 
+#include "test_support.h"
+
 #define N_WORKERS 8
 
-static int n_failed;
-static pthread_mutex_t fail_lock = PTHREAD_MUTEX_INITIALIZER;
-#define FAIL(...)                                                                     \
-    do {                                                                              \
-        pthread_mutex_lock(&fail_lock);                                               \
-        n_failed++;                                                                   \
-        fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);                          \
-        fprintf(stderr, __VA_ARGS__);                                                 \
-        fputc('\n', stderr);                                                          \
-        pthread_mutex_unlock(&fail_lock);                                             \
-    } while (0)
-
 /* ---------------------------------------------------------------- data */
-static uint64_t splitmix(uint64_t *s) {
-    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
 static size_t dtype_size(sa_dtype t) { return t == SA_DTYPE_F32 ? 4 : 2; }
 
 /* Fills n elements of dtype with uniform values in [-amp, amp). */
 static void fill(void *dst, sa_dtype t, size_t n, float amp, uint64_t seed) {
     for (size_t i = 0; i < n; i++) {
-        float x = amp * ((float)(splitmix(&seed) >> 40) / (float)(1 << 23) - 1.0f);
+        float x = amp * uniform_from(splitmix64(&seed));
         uint32_t bits;
         memcpy(&bits, &x, 4);
         if (t == SA_DTYPE_F32) {
@@ -98,18 +81,6 @@ typedef struct {
 
 static prepared prep[N_CASES];
 
-static sa_tensor view(void *data, sa_dtype t, int64_t s, int64_t h, int64_t d, int head_major) {
-    sa_tensor v;
-    memset(&v, 0, sizeof v);
-    v.data = data;
-    v.dtype = t;
-    v.n_tokens = s;
-    v.n_heads = h;
-    v.head_dim = d;
-    if (head_major) { v.stride_token = d; v.stride_head = s * d; }
-    return v;
-}
-
 static void prepare(size_t i) {
     const test_case *c = &cases[i];
     prepared *pr = &prep[i];
@@ -122,10 +93,10 @@ static void prepare(size_t i) {
     fill(pr->v, c->dv, nk, 1.0f, 300 + i);
     pr->out_bytes = nq * dtype_size(c->dout);
     pr->lse_count = (size_t)(c->hq * c->sq);
-    pr->tq = view(pr->q, c->dq, c->sq, c->hq, c->d, c->head_major);
-    pr->tk = view(pr->k, c->dk, c->sk, c->hkv, c->d, c->head_major);
-    pr->tv = view(pr->v, c->dv, c->sk, c->hkv, c->d, c->head_major);
-    pr->tout = view(NULL, c->dout, c->sq, c->hq, c->d, c->head_major);
+    pr->tq = view_of(pr->q, c->dq, c->sq, c->hq, c->d, c->head_major);
+    pr->tk = view_of(pr->k, c->dk, c->sk, c->hkv, c->d, c->head_major);
+    pr->tv = view_of(pr->v, c->dv, c->sk, c->hkv, c->d, c->head_major);
+    pr->tout = view_of(NULL, c->dout, c->sq, c->hq, c->d, c->head_major);
     sa_params_default(&pr->p);
     pr->p.mode = c->mode;
     pr->p.flags = c->flags;

@@ -30,6 +30,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "test_support.h"
+
 #ifdef _OPENMP
 #  if defined(__has_include)
 #    if __has_include(<omp.h>)
@@ -103,20 +105,6 @@ static sa_status run_job_kv_heads(sa_context *ctx, const job *j, int64_t g0, int
 static int same(const job *j, const buffers *a, const buffers *b) {
     return memcmp(a->out, b->out, out_count(j) * sizeof(float)) == 0
         && memcmp(a->lse, b->lse, lse_count(j) * sizeof(float)) == 0;
-}
-
-static int failures = 0;
-static void check(int ok, const char *fmt, const char *what) {
-    printf("  %s ", ok ? "ok  " : "FAIL");
-    printf(fmt, what);
-    printf("\n");
-    if (!ok) failures++;
-}
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
 /* Every job, starting at `first` (so concurrent threads run different jobs at the same time),
@@ -247,20 +235,20 @@ int main(int argc, char **argv) {
     /* 1. reference */
     sa_context *ctx1 = sa_context_new(1), *ctxn = sa_context_new(0);
     if (!ctx1 || !ctxn) { fprintf(stderr, "sa_context_new failed\n"); return 2; }
-    double t0 = now_s();
+    double t0 = now_seconds();
     for (int i = 0; i < NJOBS; i++) {
         buffers_alloc(&ref[i]);
         sa_status s = run_job(ctx1, &jobs[i], ref[i].out, ref[i].lse, NULL);
         if (s != SA_OK) { fprintf(stderr, "job %d: %s\n", i, sa_status_string(s)); return 1; }
     }
-    printf("reference: main thread, 1-thread context, %.0f ms\n", 1e3 * (now_s() - t0));
+    printf("reference: main thread, 1-thread context, %.0f ms\n", 1e3 * (now_seconds() - t0));
     {
         buffers b;
         buffers_alloc(&b);
-        t0 = now_s();
+        t0 = now_seconds();
         int bad = worker_jobs(ctxn, 0, 1, &b);
-        printf("main thread, %d-thread context, %.0f ms\n", sa_context_n_threads(ctxn), 1e3 * (now_s() - t0));
-        check(bad == 0, "%s", "bitwise equal to the 1-thread reference");
+        printf("main thread, %d-thread context, %.0f ms\n", sa_context_n_threads(ctxn), 1e3 * (now_seconds() - t0));
+        CHECK(bad == 0, "%s", "bitwise equal to the 1-thread reference");
         free(b.out); free(b.lse);
     }
     sa_context_free(ctx1);
@@ -272,7 +260,7 @@ int main(int argc, char **argv) {
     const int ctx_threads_list[2] = {0, 2};
     for (int c = 0; c < 2; c++) {
         int bad = 0, team = 0, ctx_threads_seen = 0;
-        t0 = now_s();
+        t0 = now_seconds();
 #pragma omp parallel num_threads(host_threads) reduction(+ : bad)
         {
             int tid = omp_get_thread_num();
@@ -288,8 +276,8 @@ int main(int argc, char **argv) {
         }
         char what[160];
         snprintf(what, sizeof what, "host OpenMP region of %d threads, each its own context (n_threads %d -> %d), "
-                 "%.0f ms", team, ctx_threads_list[c], ctx_threads_seen, 1e3 * (now_s() - t0));
-        check(bad == 0 && team == host_threads, "%s: all results bitwise equal", what);
+                 "%.0f ms", team, ctx_threads_list[c], ctx_threads_seen, 1e3 * (now_seconds() - t0));
+        CHECK(bad == 0 && team == host_threads, "%s: all results bitwise equal", what);
     }
     /* ggml-style: the host's threads split the KV heads of each call among themselves, each
        calling the library with a 1-thread context on its slice (views, no copies). */
@@ -297,7 +285,7 @@ int main(int argc, char **argv) {
         int bad = 0;
         buffers b;
         buffers_alloc(&b);
-        t0 = now_s();
+        t0 = now_seconds();
         for (int i = 0; i < NJOBS; i++) {
             memset(b.out, 0xA5, out_count(&jobs[i]) * sizeof(float));
             memset(b.lse, 0xA5, lse_count(&jobs[i]) * sizeof(float));
@@ -313,8 +301,8 @@ int main(int argc, char **argv) {
         }
         char what[160];
         snprintf(what, sizeof what, "host OpenMP region splitting the %lld KV heads over its threads "
-                 "(1-thread contexts, head-slice views), %.0f ms", (long long)Hkv, 1e3 * (now_s() - t0));
-        check(bad == 0, "%s: assembled results bitwise equal", what);
+                 "(1-thread contexts, head-slice views), %.0f ms", (long long)Hkv, 1e3 * (now_seconds() - t0));
+        CHECK(bad == 0, "%s: assembled results bitwise equal", what);
         free(b.out); free(b.lse);
     }
 #else
@@ -324,12 +312,12 @@ int main(int argc, char **argv) {
     /* 3. a pthreads pool */
     for (int c = 0; c < 2; c++) {
         int ctx_threads = c == 0 ? 1 : 2;
-        t0 = now_s();
+        t0 = now_seconds();
         int bad = run_pool(3, ctx_threads, 1);
         char what[160];
         snprintf(what, sizeof what, "pthreads pool of 3, each its own %d-thread context, %.0f ms", ctx_threads,
-                 1e3 * (now_s() - t0));
-        check(bad == 0, "%s: all results bitwise equal", what);
+                 1e3 * (now_seconds() - t0));
+        CHECK(bad == 0, "%s: all results bitwise equal", what);
     }
 
     /* 4. one context, two threads entering it together, until enough refusals were seen */
@@ -346,18 +334,18 @@ int main(int argc, char **argv) {
         int ok = a[0].ok + a[1].ok, busy = a[0].busy + a[1].busy, bad = a[0].bad + a[1].bad;
         printf("one context, two threads entering together, %d rounds: %d calls succeeded, %d refused with "
                "SA_ERR_CONTEXT_BUSY\n", a[0].iterations, ok, busy);
-        check(bad == 0, "%s", "every call succeeded with the right result or was refused with out, lse, stats untouched");
-        check(ok > 0 && busy > 0, "%s", "both outcomes were seen (concurrent use is detected)");
+        CHECK(bad == 0, "%s", "every call succeeded with the right result or was refused with out, lse, stats untouched");
+        CHECK(ok > 0 && busy > 0, "%s", "both outcomes were seen (concurrent use is detected)");
         /* the context still works after the contention */
         buffers b;
         buffers_alloc(&b);
-        check(worker_jobs(shared, 0, 1, &b) == 0, "%s", "the shared context works afterwards");
+        CHECK(worker_jobs(shared, 0, 1, &b) == 0, "%s", "the shared context works afterwards");
         free(b.out); free(b.lse);
         sa_context_free(shared);
     }
 
     for (int i = 0; i < NJOBS; i++) { free(ref[i].out); free(ref[i].lse); }
     for (int l = 0; l < 2; l++) { npy_f16_free(&layers[l].q); npy_f16_free(&layers[l].k); npy_f16_free(&layers[l].v); }
-    printf("%s\n", failures ? "host threads test: FAILED" : "host threads test: all checks passed");
-    return failures ? 1 : 0;
+    printf("%s\n", n_failed ? "host threads test: FAILED" : "host threads test: all checks passed");
+    return n_failed ? 1 : 0;
 }

@@ -1,5 +1,5 @@
 /*
- * Limits test of libsampleattn (issue #7).
+ * Limits test of libsampleattn.
  *
  *  1. Sizes whose index or workspace arithmetic would overflow are refused with SA_ERR_OVERFLOW
  *     before any memory is read (sizes/strides >= 2^40, views over 2^47 bytes, H_q*S_q*S_k
@@ -56,18 +56,6 @@ extern char **environ;
 
 #include "test_support.h"
 
-static sa_tensor view(void *data, sa_dtype t, int64_t s, int64_t h, int64_t d) {
-    sa_tensor v;
-    memset(&v, 0, sizeof v);
-    v.data = data;
-    v.dtype = t;
-    v.n_tokens = s;
-    v.n_heads = h;
-    v.head_dim = d;
-    return v;
-}
-
-
 /* Lazily mapped zero memory: the pages a reader touches cost one shared zero page each. */
 static void *map_lazy(size_t bytes) {
     void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
@@ -108,11 +96,11 @@ static void test_overflow(void) {
        from the numbers alone. The buffers are small and never read. */
     static uint16_t small[4096];
     const int64_t T40 = (int64_t)1 << 40;
-    sa_tensor q = view(small, SA_DTYPE_BF16, 16, 2, 8), k = view(small, SA_DTYPE_BF16, 16, 1, 8);
+    sa_tensor q = view_of(small, SA_DTYPE_BF16, 16, 2, 8, 0), k = view_of(small, SA_DTYPE_BF16, 16, 1, 8, 0);
     sa_tensor t;
 
     t = q; t.n_tokens = T40;
-    expect_overflow("q.n_tokens = 2^40", t, view(small, 2, T40, 1, 8), view(small, 2, T40, 1, 8));
+    expect_overflow("q.n_tokens = 2^40", t, view_of(small, 2, T40, 1, 8, 0), view_of(small, 2, T40, 1, 8, 0));
     t = k; t.n_heads = T40;
     expect_overflow("k.n_heads = 2^40", q, t, t);
     t = k; t.stride_token = T40; t.stride_head = 8;
@@ -120,12 +108,12 @@ static void test_overflow(void) {
     t = k; t.stride_head = INT64_MAX; t.stride_token = 8;
     expect_overflow("k.stride_head = INT64_MAX", q, t, k);
     t = q; t.n_tokens = (int64_t)1 << 20; t.stride_token = (int64_t)1 << 28; t.stride_head = 8;
-    expect_overflow("q view of 2^20 tokens x 2^28 stride (> 2^47 bytes)", t, view(small, 2, (int64_t)1 << 20, 1, 8),
-                    view(small, 2, (int64_t)1 << 20, 1, 8));
+    expect_overflow("q view of 2^20 tokens x 2^28 stride (> 2^47 bytes)", t, view_of(small, 2, (int64_t)1 << 20, 1, 8, 0),
+                    view_of(small, 2, (int64_t)1 << 20, 1, 8, 0));
     /* Each view < 2^47 bytes, but H_q * S_q * S_k = 8 * 2^39 * 2^39 overflows int64. */
     int64_t big = (int64_t)1 << 39;
-    expect_overflow("H_q * S_q * S_k = 2^81 (views of 2^46 bytes each)", view(small, 2, big, 8, 8),
-                    view(small, 2, big, 8, 8), view(small, 2, big, 8, 8));
+    expect_overflow("H_q * S_q * S_k = 2^81 (views of 2^46 bytes each)", view_of(small, 2, big, 8, 8, 0),
+                    view_of(small, 2, big, 8, 8, 0), view_of(small, 2, big, 8, 8, 0));
 }
 
 /* ---------------------------------------------------------------- 2. memory limit */
@@ -186,8 +174,8 @@ static void test_memory_limit(void) {
     float lse[4 * 300];
     for (int64_t i = 0; i < sq * hq * d; i++) q[i] = uniform();
     for (int64_t i = 0; i < sk * hkv * d; i++) { k[i] = uniform(); v[i] = uniform(); }
-    sa_tensor tq = view(q, 0, sq, hq, d), tk = view(k, 0, sk, hkv, d), tv = view(v, 0, sk, hkv, d);
-    sa_tensor to = view(o, 0, sq, hq, d);
+    sa_tensor tq = view_of(q, 0, sq, hq, d, 0), tk = view_of(k, 0, sk, hkv, d, 0), tv = view_of(v, 0, sk, hkv, d, 0);
+    sa_tensor to = view_of(o, 0, sq, hq, d, 0);
     sa_context *ctx = sa_context_new(2);
     for (int mode = 0; mode < 2; mode++) {
         sa_params p;
@@ -274,8 +262,8 @@ static void test_real_oom(void) {
     } else {
         uint16_t q[8], o[8], o_before[8];
         for (int i = 0; i < 8; i++) { q[i] = 0x3f80; o[i] = o_before[i] = 0x5A5A; }
-        sa_tensor tq = view(q, SA_DTYPE_BF16, 1, 1, d), tk = view(k, SA_DTYPE_BF16, sk, 1, d);
-        sa_tensor tv = view(v, SA_DTYPE_BF16, sk, 1, d), to = view(o, SA_DTYPE_BF16, 1, 1, d);
+        sa_tensor tq = view_of(q, SA_DTYPE_BF16, 1, 1, d, 0), tk = view_of(k, SA_DTYPE_BF16, sk, 1, d, 0);
+        sa_tensor tv = view_of(v, SA_DTYPE_BF16, sk, 1, d, 0), to = view_of(o, SA_DTYPE_BF16, 1, 1, d, 0);
         sa_context *ctx = sa_context_new(2);
         for (int mode = 0; mode < 2; mode++) {
             sa_params p;
@@ -321,10 +309,10 @@ static int rlimit_child(void) {
     }
     memset(o, 0x5A, 2 * n);
     memcpy(before, o, 2 * n);
-    sa_tensor tq = view(q, SA_DTYPE_F16, s, 1, d), tk = view(k, SA_DTYPE_F16, s, 1, d);
-    sa_tensor tv = view(v, SA_DTYPE_F16, s, 1, d), to = view(o, SA_DTYPE_F16, s, 1, d);
-    sa_tensor sq_ = view(q, SA_DTYPE_F16, 256, 1, d), sk_ = view(k, SA_DTYPE_F16, 256, 1, d);
-    sa_tensor sv_ = view(v, SA_DTYPE_F16, 256, 1, d), so_ = view(before, SA_DTYPE_F16, 256, 1, d);
+    sa_tensor tq = view_of(q, SA_DTYPE_F16, s, 1, d, 0), tk = view_of(k, SA_DTYPE_F16, s, 1, d, 0);
+    sa_tensor tv = view_of(v, SA_DTYPE_F16, s, 1, d, 0), to = view_of(o, SA_DTYPE_F16, s, 1, d, 0);
+    sa_tensor sq_ = view_of(q, SA_DTYPE_F16, 256, 1, d, 0), sk_ = view_of(k, SA_DTYPE_F16, 256, 1, d, 0);
+    sa_tensor sv_ = view_of(v, SA_DTYPE_F16, 256, 1, d, 0), so_ = view_of(before, SA_DTYPE_F16, 256, 1, d, 0);
     sa_context *ctx = sa_context_new(2);
     sa_params dense, sample;
     sa_params_default(&dense);
@@ -419,8 +407,8 @@ static void test_misaligned(void) {
             p.min_seq_len = 0;
             sa_tensor a[4], m[4];
             for (int i = 0; i < 4; i++) {
-                a[i] = view(al[i], dt, s, h, d);
-                m[i] = view(mis[i] + 1, dt, s, h, d);
+                a[i] = view_of(al[i], dt, s, h, d, 0);
+                m[i] = view_of(mis[i] + 1, dt, s, h, d, 0);
             }
             sa_status s1 = sa_attention(ctx, &p, &a[0], &a[1], &a[2], &a[3], NULL, NULL);
             sa_status s2 = sa_attention(ctx, &p, &m[0], &m[1], &m[2], &m[3], NULL, NULL);
@@ -445,16 +433,16 @@ static int workspace_report(int64_t sk, int64_t hq, int64_t hkv, int64_t d, int3
     sa_params_default(&dense);
     dense.mode = SA_MODE_DENSE;
     sa_params_default(&sample);
-    sa_tensor q1 = view((char *)q + (size_t)((sk - 1) * hq * d * 2), SA_DTYPE_BF16, 1, hq, d);
-    sa_tensor tk = view(k, SA_DTYPE_BF16, sk, hkv, d), tv = view(v, SA_DTYPE_BF16, sk, hkv, d);
-    sa_tensor o1 = view(o, SA_DTYPE_BF16, 1, hq, d);
+    sa_tensor q1 = view_of((char *)q + (size_t)((sk - 1) * hq * d * 2), SA_DTYPE_BF16, 1, hq, d, 0);
+    sa_tensor tk = view_of(k, SA_DTYPE_BF16, sk, hkv, d, 0), tv = view_of(v, SA_DTYPE_BF16, sk, hkv, d, 0);
+    sa_tensor o1 = view_of(o, SA_DTYPE_BF16, 1, hq, d, 0);
     probe_result rd = probe_workspace(ctx, &dense, &q1, &tk, &tv, &o1, NULL);
     printf("S_k=%" PRId64 " H_q=%" PRId64 " H_kv=%" PRId64 " d=%" PRId64 " threads=%d\n", sk, hq, hkv, d, threads);
     printf("  dense:  %" PRIu64 " bytes (%.1f MiB) in %d allocations\n", rd.total, rd.total / 1048576.0, rd.steps);
     /* Sample mode, S_q = S_k: the plan's workspace is allocated before any work; the attention
        allocations after the plan are the dense ones plus the stripe panels (data-dependent:
        reported by the plan; 0 when every head falls back to dense). */
-    sa_tensor tq = view(q, SA_DTYPE_BF16, sk, hq, d), to = view(o, SA_DTYPE_BF16, sk, hq, d);
+    sa_tensor tq = view_of(q, SA_DTYPE_BF16, sk, hq, d, 0), to = view_of(o, SA_DTYPE_BF16, sk, hq, d, 0);
     probe_result rs = probe_workspace(ctx, &sample, &tq, &tk, &tv, &to, "packed keys/values");
     printf("  sample: plan %" PRIu64 " bytes (%.1f MiB) + the dense workspace + stripe panels\n",
            rs.before_stop, rs.before_stop / 1048576.0);

@@ -1,8 +1,8 @@
 /*
- * Non-finite data test of libsampleattn (issue #7): NaN, +Inf, -Inf and huge finite values in
+ * Non-finite data test of libsampleattn: NaN, +Inf, -Inf and huge finite values in
  * q, k or v, in dense and SampleAttention mode. Every call must return SA_OK (data is not
- * validated), never crash or hang (ctest's timeout), and the damage must stay where README
- * "Guarantees" says it does. Prints, per case, which output rows became non-finite:
+ * validated), never crash or hang (ctest's timeout), and the damage must stay where
+ * docs/GUARANTEES.md says it does. Prints, per case, which output rows became non-finite:
  *
  *   own     q: the row holding the bad element; k/v: rows of the bad K/V head's query heads
  *           that attend the bad key (position >= its token; in sample mode: that the mask keeps)
@@ -25,16 +25,8 @@ enum { S = 256, HQ = 4, HKV = 2, D = 64, G = HQ / HKV, BAD_TOKEN = 100, BAD_HEAD
 
 static float q[S * HQ * D], k[S * HKV * D], v[S * HKV * D], out[S * HQ * D], lse[HQ * S];
 
-static sa_tensor view(float *data, int64_t heads) {
-    sa_tensor t;
-    memset(&t, 0, sizeof t);
-    t.data = data;
-    t.dtype = SA_DTYPE_F32;
-    t.n_tokens = S;
-    t.n_heads = heads;
-    t.head_dim = D;
-    return t;
-}
+/* A token-major float32 [S, heads, D] view. */
+static sa_tensor view(float *data, int64_t heads) { return view_of(data, SA_DTYPE_F32, S, heads, D, 0); }
 
 static int row_finite(int i, int h) {
     for (int c = 0; c < D; c++)
@@ -160,7 +152,7 @@ int main(void) {
                        values[vi].name, modes[m].name, dm.own, dm.own_total, dm.masked, dm.masked_total, dm.other,
                        dm.other_total, dm.lse_bad, (long long)dm.stripes[0], (long long)dm.stripes[1],
                        (long long)dm.stripes[2], (long long)dm.stripes[3]);
-                /* What README "Guarantees" states: */
+                /* What docs/GUARANTEES.md states: */
                 CHECK(dm.other == 0, "%c=%s %s: rows of other K/V heads became non-finite", where, values[vi].name,
                       modes[m].name);
                 if (where == 'q')
@@ -169,7 +161,7 @@ int main(void) {
                 else if (where == 'k')
                     CHECK(dm.masked == 0, "%c=%s %s: rows that do not attend the bad key became non-finite",
                           where, values[vi].name, modes[m].name);
-                else   /* v: 0 * NaN in the value product of a 6-row micro-tile (README "Guarantees") */
+                else   /* v: 0 * NaN in the value product of a 6-row micro-tile (docs/GUARANTEES.md) */
                     CHECK(dm.masked_far == 0, "%c=%s %s: %d rows far from any row attending the bad key became "
                           "non-finite", where, values[vi].name, modes[m].name, dm.masked_far);
                 if (isfinite(values[vi].value))

@@ -1,5 +1,5 @@
 /*
- * libFuzzer target on the C API of libsampleattn (issue #7).
+ * libFuzzer target on the C API of libsampleattn.
  *
  * Each input is decoded into one API "scenario": shapes (S <= 300, heads <= 8, head_dim a
  * multiple of 8 up to 256, plus deliberately bad values), per-tensor dtype and strides (dense,
@@ -30,7 +30,7 @@
  * region. A view too large even for that is only passed when the call has another fault that
  * the library must report before touching memory (validation precedes any access).
  *
- * Build: cmake -DSA_FUZZ=ON (clang: -fsanitize=fuzzer,address,undefined); see README.
+ * Build: cmake -DSA_FUZZ=ON (clang: -fsanitize=fuzzer,address,undefined); see docs/GUARANTEES.md.
  */
 #include "sampleattn.h"
 

@@ -82,11 +82,13 @@ def show_layer(data: pathlib.Path, layer: int, args) -> None:
     out_p, plan = sampleattn.attention(q, k, v, mode="sample", return_plan=True, **sample_opts, **common)
     with plan:
         assert np.array_equal(out_p, out)
-        print("head dense  window  stripes  first stripe keys (after the sinks)      density  CRA est (mean/min)  rel L2 vs dense")
+        print("head dense  window  stripes  first stripe keys (after the sinks)      density  "
+              "CRA est (mean/min)  rel L2 vs dense")
         for h, hp in enumerate(plan.heads):
             err = rel_l2(out[h].astype(np.float32), dense[h].astype(np.float32))
             if hp.dense:
-                print("%4d  yes   %6s  %7s  %-40s %7.3f  %8s            %.2e" % (h, "-", "-", "(all causal keys)", 1.0, "1", err))
+                print("%4d  yes   %6s  %7s  %-40s %7.3f  %8s            %.2e"
+                      % (h, "-", "-", "(all causal keys)", 1.0, "1", err))
                 continue
             stripes = hp.indices
             shown = " ".join(str(j) for j in stripes[stripes >= 4][:6])

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""sampleattn with PyTorch CPU tensors (zero-copy through .numpy()), checked against
+"""sampleattn with PyTorch CPU tensors (tensors in, tensors out, no copies), checked against
 torch.nn.functional.scaled_dot_product_attention.
 
     python examples/python/torch_tensors.py
@@ -64,17 +64,16 @@ def main():
     print("torch %s, sampleattn %s (library %s)" % (torch.__version__, sampleattn.__version__,
                                                     sampleattn.version()))
 
-    # 1. Full causal prefill. .numpy() shares the tensor's memory: no copy on the way in, and
-    #    torch.from_numpy shares the result's memory on the way out.
-    qn = q.numpy()
-    assert qn.ctypes.data == q.data_ptr()
-    out = torch.from_numpy(sampleattn.attention(qn, k.numpy(), v.numpy(), mode="dense"))
+    # 1. Full causal prefill. The library reads the tensors' memory in place and writes a new
+    #    tensor (torch in, torch out; numpy arrays in give numpy arrays out).
+    out = sampleattn.attention(q, k, v, mode="dense")
+    assert isinstance(out, torch.Tensor)
     want = sdpa(q, k, v, is_causal=True)
     print("dense, causal prefill (S=%d, H_q=%d, H_kv=%d): rel L2 vs SDPA %.2e" % (s, h_q, h_kv, rel_l2(out, want)))
     assert rel_l2(out, want) < 1e-5
 
-    # Tensors can also be passed directly (the package calls .detach().numpy() itself).
-    out2 = sampleattn.attention(q, k, v, mode="dense")
+    # The same through numpy views of the same memory.
+    out2 = sampleattn.attention(q.numpy(), k.numpy(), v.numpy(), mode="dense")
     assert np.array_equal(out2, out.numpy())
 
     # 2. Chunked prefill: 256 new queries against a 1024-token cache held as a slice of a
@@ -87,13 +86,13 @@ def main():
     cache_v[:, :s] = v.permute(1, 0, 2)
     k_view, v_view = cache_k[:, :s], cache_v[:, :s]              # (H_kv, S_k, d) views
     q_new = q[-256:].permute(1, 0, 2)                              # (H_q, S_q, d) view
-    out_c = sampleattn.attention(q_new.numpy(), k_view.numpy(), v_view.numpy(), mode="dense",
-                                 layout="hsd")
+    out_c = sampleattn.attention(q_new, k_view, v_view, mode="dense", layout="hsd")
     pos = torch.arange(s - 256, s)[:, None]
     mask = torch.arange(s)[None, :] <= pos
     want_c = sdpa(q[-256:], k, v, attn_mask=mask)
-    err_c = rel_l2(torch.from_numpy(out_c).permute(1, 0, 2), want_c)
-    print("dense, chunked prefill (S_q=256 of S_k=%d, head-major cache views): rel L2 vs SDPA %.2e" % (s, err_c))
+    err_c = rel_l2(out_c.permute(1, 0, 2), want_c)
+    print("dense, chunked prefill (S_q=256 of S_k=%d, head-major cache views): rel L2 vs SDPA %.2e"
+          % (s, err_c))
     assert err_c < 1e-5
 
     # 3. SampleAttention and timing (random data has no attention structure to exploit, so the
@@ -111,9 +110,8 @@ def main():
     t_sample = time.perf_counter() - t
     print("S=%d: SDPA %.0f ms, sampleattn dense %.0f ms (rel L2 vs SDPA %.2e), sample %.0f ms "
           "(plan density %.3f, %d/%d heads dense, rel L2 vs dense %.2e)"
-          % (s2, t_sdpa * 1e3, t_dense * 1e3, rel_l2(torch.from_numpy(dense2), ref2), t_sample * 1e3,
-             plan.density, plan.n_dense_heads, plan.n_heads,
-             rel_l2(torch.from_numpy(sample2), torch.from_numpy(dense2))))
+          % (s2, t_sdpa * 1e3, t_dense * 1e3, rel_l2(dense2, ref2), t_sample * 1e3,
+             plan.density, plan.n_dense_heads, plan.n_heads, rel_l2(sample2, dense2)))
     plan.close()
 
 

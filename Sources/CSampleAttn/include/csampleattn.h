@@ -58,4 +58,66 @@ const char *sac_status_message(int32_t status);
 /* "MAJOR.MINOR.PATCH" of the header this library was built from. */
 const char *sac_version_string(void);
 
+/* ---------------------------------------------------------------- ISA dispatch (cpu_isa.c) */
+/* The kernel ISA of this process (SA_ISA_*), chosen once: the best the CPU and OS support,
+   capped by SAMPLEATTN_ISA. 0 when none is usable; sac_isa_error() says why. */
+int32_t sac_isa(void);
+/* SA_CPU_* bits the CPU and OS support (AMX only if Linux granted tile data permission). */
+uint32_t sac_cpu_isa_mask(void);
+const char *sac_isa_error(void);
+
+/* ---------------------------------------------------------------- row-tile kernels */
+#define SAC_MAX_KEY_BLOCK 256   /* lds of the score scratch never exceeds this */
+
+/* One step of the online softmax for a tile of 6 query rows over key tiles [ta, tb) (relative
+   to the block's first key j0, multiples of 16) of one key block [j0, j1): scores, keys outside
+   each row's [lo[r], hi[r]) set to -inf, row max, exp2, running sum and rescaled output, then
+   O += P V. A row with no key in the block gets P = 0 and keeps its m, l. The Swift kernels of
+   BlockAttention.swift do the same; sac_rowtile_ref is their scalar twin. */
+typedef struct sac_rowtile {
+    const float *q;          /* query tile, q[c*6 + r], in log2 units */
+    const float *kt;         /* key tiles from j0: key tile at j0 + k is kt + k*dim */
+    const float *v;          /* value rows from j0: v[j*dim + c] */
+    const int64_t *lo, *hi;  /* the 6 rows' key ranges, in panel coordinates */
+    float *s;                /* [6 x lds] scores, then probabilities */
+    float *m, *l;            /* the 6 rows' running max (log2 units) and sum */
+    float *o;                /* [6 x dim] unnormalised output */
+    int64_t j0, j1;
+    int32_t dim, lds, ta, tb;
+    int32_t round_p;         /* 1: P rounded to bf16 (after the sum) before the value product */
+} sac_rowtile;
+
+typedef void (*sac_rowtile_fn)(const sac_rowtile *t);
+void sac_rowtile_ref(const sac_rowtile *t);          /* scalar, any CPU */
+void sac_rowtile_avx512(const sac_rowtile *t);       /* SA_ISA_AVX512 and up */
+
+/* attendPanel's work on one key block [j0, j1) for a whole query block at once, with AMX-BF16
+   tiles (SA_ISA_AMX, bf16 precision, dim a multiple of 32, rows <= 96): per 16-row tile, the
+   union of its rows' ranges, S = Q K^T on tiles, the online softmax (exp2v's polynomial, P
+   rounded to bf16 after the sum), O += P V on tiles. Rows past `rows` up to the tile are scratch (never read). */
+typedef struct sac_block {
+    const uint16_t *qa;      /* query rows, bf16 [ceil16(rows) x dim] (sac_pack_query_rows_bf16) */
+    const uint16_t *kb;      /* keys from j0 in pairs of dims (sac_pack_block_bf16) */
+    const uint16_t *vb;      /* values from j0 in pairs of keys (sac_pack_block_bf16) */
+    const int64_t *lo, *hi;  /* per row key range, panel coordinates */
+    float *s;                /* [ceil16(rows) x lds] scores, then probabilities */
+    float *m, *l, *o;        /* running max, sum, output rows [ceil16(rows) x dim] */
+    int64_t j0, j1;
+    int32_t rows, dim, lds;
+} sac_block;
+typedef void (*sac_block_fn)(const sac_block *b);
+void sac_attend_block_amx(const sac_block *b);
+/* The operand layouts of sac_attend_block_amx (the inputs hold bf16 values already): packQueries'
+   tiles of `rows` rows as bf16 rows (zero up to a multiple of 16); keys [ka, kb) of a key block
+   as kb[k*dim + c/2*32 + jj*2 + c%2] (tile k, dim c, key jj), values as
+   vb[(j/2*dim + c)*2 + j%2] from ka rounded down to 32 up to kb rounded up to 32 (zero past kb). */
+void sac_pack_query_rows_bf16(const float *q, int32_t rows, int32_t dim, uint16_t *qa);
+void sac_pack_block_bf16(const float *kt, const float *v, int32_t dim, int32_t ka, int32_t kb,
+                         uint16_t *kbuf, uint16_t *vbuf);
+/* x[i] = x rounded to bf16 (nearest even), in place. */
+void sac_round_bf16(float *x, int64_t n);
+/* The Swift exp2v and bf16 rounding, one value (for tests). */
+float sac_exp2_ref(float x);
+float sac_bf16_round_ref(float x);
+
 #endif

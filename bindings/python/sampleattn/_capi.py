@@ -47,7 +47,8 @@ SA_ERR_PLAN_MISMATCH = 18         # plan was made for other shapes/params than t
 SA_ERR_INDEX_OUT_OF_RANGE = 19    # head index out of range in a plan query
 SA_ERR_BUFFER_TOO_SMALL = 20      # caller buffer capacity too small
 SA_ERR_INTERNAL = 21              # a bug: please report
-SA_STATUS_COUNT = 22              # one past the last code of this version
+SA_ERR_UNSUPPORTED_CPU = 22      # the CPU lacks AVX2/FMA/F16C, or SAMPLEATTN_ISA asks for an ISA it lacks
+SA_STATUS_COUNT = 23              # one past the last code of this version
 
 STATUS_NAMES = {value: name for name, value in globals().items()
                 if name.startswith(("SA_OK", "SA_ERR_")) and isinstance(value, int)}
@@ -84,11 +85,14 @@ class sa_tensor(Structure):
 # ---------------------------------------------------------------- parameters
 SA_MODE_DENSE = 0          # exact causal attention
 SA_MODE_SAMPLE = 1         # the SampleAttention seed algorithm (default)
-SA_MODE_SAMPLE_SLASH = 2   # column + slash stripes (not available in this version)
+SA_MODE_SAMPLE_SLASH = 2   # column + slash (diagonal block) stripes
 
 SA_FLAG_SHARE_KV_GROUP = 1 << 0   # one stripe set per K/V group (union over its heads)
 SA_FLAG_FORCE_SPARSE = 1 << 1     # never fall back to dense (ignore min_seq_len, max_density)
 SA_FLAG_ALL = SA_FLAG_SHARE_KV_GROUP | SA_FLAG_FORCE_SPARSE
+
+SA_PRECISION_F32 = 0    # float32 products (the default)
+SA_PRECISION_BF16 = 1   # Q, K, V and P rounded to bfloat16 for the products, float32 sums
 
 
 class sa_params(Structure):
@@ -109,12 +113,17 @@ class sa_params(Structure):
         ("sample_group", c_int32),   # adjacent rows per sampled group, [1, 256]; default 16
         ("max_diagonals", c_int32),  # seed mode: at most this many diagonal stripes; default 64, 0 = none
         # --- SA_MODE_SAMPLE_SLASH (appended in 0.1) ---
-        ("alpha_column", c_float),   # kept share of the sampled rows' mass, diagonals + key columns, (0, 1]; default 0.98
-        ("alpha_slash", c_float),    # share the diagonal (slash) blocks alone reach, chosen first, (0, 1]; default 0.95
-        ("chunk_n", c_int32),        # sampled query blocks: the last block of each of chunk_n segments, [1, 64]; default 2
+        # kept share of the sampled rows' mass, diagonals + key columns, (0, 1]; default 0.98
+        ("alpha_column", c_float),
+        # share the diagonal (slash) blocks alone reach, chosen first, (0, 1]; default 0.95
+        ("alpha_slash", c_float),
+        # sampled query blocks: the last block of each of chunk_n segments, [1, 64]; default 2
+        ("chunk_n", c_int32),
         ("block_size", c_int32),     # block granularity in tokens: 16, 32, 48, 64, 80 or 96; default 64
         # --- appended in 0.2 ---
-        ("alpha_correction", c_float),  # seed mode: alpha raised by this x the held-out shortfall, [0, 16]; default 2, 0 = the paper
+        # seed mode: alpha raised by this x the held-out shortfall, [0, 16]; default 2, 0 = the paper
+        ("alpha_correction", c_float),
+        ("precision", c_int32),      # SA_PRECISION_*: the two products in float32 (default) or bfloat16
     ]
 
 
@@ -170,7 +179,18 @@ class sa_features(Structure):
         ("max_threads", c_int32),         # omp_get_max_threads() at the time of the call
         ("max_head_dim", c_int32),        # largest supported head_dim
         ("head_dim_multiple", c_int32),   # head_dim must be a multiple of this
+        ("isa", c_int32),                 # SA_ISA_* the kernels use (0: none usable)
+        ("cpu_isa_mask", c_uint32),       # SA_CPU_* bits the CPU and OS support
     ]
+
+
+SA_ISA_AVX2 = 1
+SA_ISA_AVX512 = 2
+SA_ISA_AMX = 3
+SA_CPU_AVX2 = 1 << 0
+SA_CPU_AVX512 = 1 << 1
+SA_CPU_AVX512_BF16 = 1 << 2
+SA_CPU_AMX_BF16 = 1 << 3
 
 
 # Opaque handles (sa_context *, sa_plan *) are plain pointers.
@@ -178,7 +198,7 @@ sa_context_p = c_void_p
 sa_plan_p = c_void_p
 
 # ---------------------------------------------------------------- functions
-_PROTOTYPES = {}
+_PROTOTYPES: dict = {}
 
 
 def _proto(name, restype, *argtypes):

@@ -1,10 +1,13 @@
-"""The numpy layer: ``attention()``, ``Plan``, ``SampleAttnError``, ``version()``, ``features()``.
+"""The Python layer: ``attention()``, ``Plan``, ``SampleAttnError``, ``version()``, ``features()``.
 
-Inputs are passed to the library as strided views of the caller's memory (no copies) whenever
-the sa_tensor view can describe them: last dimension unit-stride, non-negative strides that are
-whole elements, aligned data, no self-overlap, and a dtype the library reads (float32, float16,
-bfloat16 from ``ml_dtypes``). Anything else is copied once into a contiguous array (other real
-dtypes are converted to float32, and then the output is float32 too).
+numpy arrays in give numpy arrays out; torch tensors in (q decides) give torch tensors out, on
+q's device. Inputs are passed to the library as strided views of the caller's memory (no copies)
+whenever the sa_tensor view can describe them: CPU memory, last dimension unit-stride,
+non-negative strides that are whole elements, aligned data, no self-overlap, and a dtype the
+library reads (float32, float16, bfloat16: torch's, or numpy's from ``ml_dtypes``). Anything
+else is copied once into a contiguous array (other real dtypes are converted to float32, and
+then the output is float32 too). Every option left at ``None`` takes the library's default
+(``sa_params_init``).
 """
 from __future__ import annotations
 
@@ -12,9 +15,12 @@ import operator
 import sys
 import threading
 from ctypes import POINTER, byref, c_float, c_int64, c_void_p, sizeof
-from typing import Any, Dict, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple, Union
 
 import numpy as np
+
+if TYPE_CHECKING:
+    import torch
 
 from . import _capi
 from ._capi import (SA_DTYPE_BF16, SA_DTYPE_F16, SA_DTYPE_F32, SA_ERR_INVALID_DTYPE,
@@ -26,8 +32,13 @@ from ._capi import (SA_DTYPE_BF16, SA_DTYPE_F16, SA_DTYPE_F32, SA_ERR_INVALID_DT
 __all__ = ["attention", "Plan", "PlanHead", "SampleAttnError", "version", "version_number",
            "features", "status_string", "library_path", "MODES", "LAYOUTS"]
 
-MODES = {"dense": SA_MODE_DENSE, "sample": SA_MODE_SAMPLE, "sample_slash": SA_MODE_SAMPLE_SLASH}
+#: Mode names; "slash" is short for "sample_slash" (the C API's SA_MODE_SAMPLE_SLASH).
+MODES = {"dense": SA_MODE_DENSE, "sample": SA_MODE_SAMPLE, "sample_slash": SA_MODE_SAMPLE_SLASH,
+         "slash": SA_MODE_SAMPLE_SLASH}
 LAYOUTS = ("shd", "hsd")
+
+#: What ``attention`` accepts and returns: a numpy array or a torch tensor (any array-like in).
+Array = Union[np.ndarray, "torch.Tensor"]
 _LAYOUT_SHAPES = {"shd": "(S, H, d)", "hsd": "(H, S, d)"}
 
 
@@ -44,13 +55,13 @@ class SampleAttnError(Exception):
     """A failed call. ``status`` is the sa_status code (an int, e.g. 5), ``status_name`` its
     name (``"SA_ERR_GQA_MISMATCH"``), ``message`` the context's detailed last-error message."""
 
-    def __init__(self, status: int, message: Optional[str] = None):
+    def __init__(self, status: int, message: Optional[str] = None) -> None:
         self.status = int(status)
         self.status_name = _capi.status_name(self.status)
         self.message = message or status_string(self.status)
         super().__init__("%s (%d): %s" % (self.status_name, self.status, self.message))
 
-    def __reduce__(self):
+    def __reduce__(self) -> Tuple[Any, ...]:
         return (type(self), (self.status, self.message))
 
 
@@ -74,22 +85,25 @@ def library_path() -> str:
     return _capi.library_path()
 
 
+_PRECISIONS = {"float32": _capi.SA_PRECISION_F32, "bfloat16": _capi.SA_PRECISION_BF16}
+
+
 def features() -> Dict[str, int]:
     """``sa_get_features`` as a dict: simd_level, openmp, max_threads, max_head_dim,
-    head_dim_multiple."""
+    head_dim_multiple, isa (SA_ISA_*), cpu_isa_mask (SA_CPU_* bits)."""
     f = sa_features()
     f.struct_size = sizeof(sa_features)
     status = _capi.lib().sa_get_features(byref(f))
     if status != 0:
         raise SampleAttnError(status)
-    return {name: getattr(f, name) for name, _ in sa_features._fields_ if name != "struct_size"}
+    return {field[0]: getattr(f, field[0]) for field in sa_features._fields_ if field[0] != "struct_size"}
 
 
 # ---------------------------------------------------------------- contexts
 class _Context:
     """An owned sa_context (one per thread and thread count, see ``_context``)."""
 
-    def __init__(self, threads: int):
+    def __init__(self, threads: int) -> None:
         lib = _capi.lib()
         handle = lib.sa_context_new(threads)
         if not handle:
@@ -107,7 +121,7 @@ class _Context:
         if status != 0:
             raise SampleAttnError(status, self.last_error())
 
-    def __del__(self):
+    def __del__(self) -> None:
         handle, self.handle = getattr(self, "handle", None), None
         if handle:
             self._free(handle)
@@ -116,7 +130,9 @@ class _Context:
 _tls = threading.local()
 
 
-def _context(threads: Any) -> _Context:
+def _context(threads: Optional[int]) -> _Context:
+    if threads is None:
+        threads = 0     # the library's default: OpenMP's thread count
     try:
         n = operator.index(threads)
     except TypeError:
@@ -151,6 +167,8 @@ def _float(value: Any, name: str) -> float:
 
 
 def _mode(mode: Any) -> int:
+    if mode is None:
+        return SA_MODE_SAMPLE
     if isinstance(mode, str):
         try:
             return MODES[mode.lower()]
@@ -170,64 +188,47 @@ def _layout(layout: Any) -> str:
     return layout
 
 
-def _make_params(mode, alpha, window_ratio, sample_ratio, sink_tokens, scale, min_seq_len,
-                 max_density, share_kv_group, force_sparse, min_stripes, max_stripes,
-                 sample_group, alpha_column=None, alpha_slash=None, chunk_n=None,
-                 block_size=None, max_diagonals=None, alpha_correction=None) -> sa_params:
+# The sa_params fields an option of ``attention`` sets, with the converter of its value.
+_INT_FIELDS = ("sink_tokens", "min_seq_len", "min_stripes", "max_stripes", "sample_group",
+               "max_diagonals", "chunk_n", "block_size")
+_FLOAT_FIELDS = ("alpha", "window_ratio", "sample_ratio", "max_density", "alpha_correction",
+                 "alpha_column", "alpha_slash")
+
+
+def _make_params(mode: Any = None, scale: Optional[float] = None,
+                 share_kv_group: Optional[bool] = None, force_sparse: Optional[bool] = None,
+                 precision: Any = None, **fields: Any) -> sa_params:
+    """sa_params from sa_params_init, with each option that is not None set on top."""
     p = sa_params()
     status = _capi.lib().sa_params_init(byref(p), sizeof(p))   # defaults and struct_size
     if status:
         raise _bad(status, "sa_params_init: " + status_string(status))
-    p.mode = _mode(mode)
-    p.alpha = _float(alpha, "alpha")
-    p.window_ratio = _float(window_ratio, "window_ratio")
-    p.sample_ratio = _float(sample_ratio, "sample_ratio")
-    # scale None (or 0, as in C) = 1/sqrt(head_dim)
-    p.scale = 0.0 if scale is None else _float(scale, "scale")
-    if sink_tokens is not None:
-        p.sink_tokens = _int32(sink_tokens, "sink_tokens")
-    if min_seq_len is not None:
-        p.min_seq_len = _int32(min_seq_len, "min_seq_len")
-    if max_density is not None:
-        p.max_density = _float(max_density, "max_density")
-    if min_stripes is not None:
-        p.min_stripes = _int32(min_stripes, "min_stripes")
-    if max_stripes is not None:
-        p.max_stripes = _int32(max_stripes, "max_stripes")
-    if sample_group is not None:
-        p.sample_group = _int32(sample_group, "sample_group")
-    if max_diagonals is not None:
-        p.max_diagonals = _int32(max_diagonals, "max_diagonals")
-    if alpha_correction is not None:
-        p.alpha_correction = _float(alpha_correction, "alpha_correction")
-    if alpha_column is not None:
-        p.alpha_column = _float(alpha_column, "alpha_column")
-    if alpha_slash is not None:
-        p.alpha_slash = _float(alpha_slash, "alpha_slash")
-    if chunk_n is not None:
-        p.chunk_n = _int32(chunk_n, "chunk_n")
-    if block_size is not None:
-        p.block_size = _int32(block_size, "block_size")
-    p.flags = ((SA_FLAG_SHARE_KV_GROUP if share_kv_group else 0)
-               | (SA_FLAG_FORCE_SPARSE if force_sparse else 0))
+    if mode is not None:
+        p.mode = _mode(mode)
+    if scale is not None:       # None (or 0, as in C) = 1/sqrt(head_dim)
+        p.scale = _float(scale, "scale")
+    if isinstance(precision, str):
+        if precision not in _PRECISIONS:
+            raise _bad(SA_ERR_INVALID_PARAM, "precision must be 'float32' or 'bfloat16', got %r" % precision)
+        p.precision = _PRECISIONS[precision]
+    elif precision is not None:   # an SA_PRECISION_* number; the library refuses unknown ones
+        p.precision = _int32(precision, "precision")
+    for name, value in fields.items():
+        if value is None:
+            continue
+        if name in _INT_FIELDS:
+            setattr(p, name, _int32(value, name))
+        elif name in _FLOAT_FIELDS:
+            setattr(p, name, _float(value, name))
+        else:
+            raise TypeError("unknown option %r" % name)
+    for flag, value in ((SA_FLAG_SHARE_KV_GROUP, share_kv_group), (SA_FLAG_FORCE_SPARSE, force_sparse)):
+        if value is not None:
+            p.flags = (p.flags | flag) if value else (p.flags & ~flag)
     return p
 
 
 # ---------------------------------------------------------------- tensors
-_bf16_cache: List[Optional[np.dtype]] = []
-
-
-def _bfloat16_dtype() -> Optional[np.dtype]:
-    """numpy's bfloat16 from ml_dtypes, or None when ml_dtypes is not installed."""
-    if not _bf16_cache:
-        try:
-            import ml_dtypes  # optional
-            _bf16_cache.append(np.dtype(ml_dtypes.bfloat16))
-        except ImportError:
-            _bf16_cache.append(None)
-    return _bf16_cache[0]
-
-
 def _dtype_code(dt: np.dtype) -> Optional[int]:
     if dt == np.float32:
         return SA_DTYPE_F32
@@ -238,25 +239,32 @@ def _dtype_code(dt: np.dtype) -> Optional[int]:
     return None
 
 
-def _torch_to_numpy(t: Any) -> np.ndarray:
-    """A CPU tensor's memory as numpy, without copying (GPU tensors are copied to the CPU)."""
+def _is_torch(x: Any) -> bool:
+    torch = sys.modules.get("torch")
+    return torch is not None and isinstance(x, torch.Tensor)
+
+
+def _torch_view(t: "torch.Tensor", name: str) -> Tuple[np.ndarray, Optional[int]]:
+    """A CPU tensor's memory as numpy, without copying, and its sa_dtype (None: unsupported).
+    bfloat16 is viewed as int16 (numpy has no bfloat16 of its own). Other devices are copied."""
     torch = sys.modules["torch"]
     t = t.detach()
     if t.device.type != "cpu":
         t = t.cpu()
     if t.dtype == torch.bfloat16:
-        bf16 = _bfloat16_dtype()
-        if bf16 is not None:
-            return t.view(torch.int16).numpy().view(bf16)
-        return t.float().numpy()
-    return t.numpy()
+        return t.view(torch.int16).numpy(), SA_DTYPE_BF16
+    if t.is_complex():
+        raise _bad(SA_ERR_INVALID_DTYPE, "%s dtype %s is not supported (float32, float16, "
+                   "bfloat16)" % (name, t.dtype))
+    if t.dtype not in (torch.float32, torch.float16):
+        t = t.float()
+    a = t.resolve_neg().numpy() if t.is_neg() else t.numpy()
+    return a, _dtype_code(a.dtype)
 
 
 def _to_numpy(x: Any, name: str) -> np.ndarray:
     if isinstance(x, np.ndarray):
         return x
-    if type(x).__module__.split(".")[0] == "torch" and "torch" in sys.modules:
-        return _torch_to_numpy(x)
     try:
         return np.asarray(x)
     except Exception as e:  # noqa: BLE001 - any conversion failure is a bad input
@@ -287,14 +295,17 @@ def _viewable(a: np.ndarray) -> bool:
 
 
 def _prepare(x: Any, name: str, layout: str) -> Tuple[np.ndarray, int]:
-    """``(array, dtype code)``: ``x`` itself when viewable, else one contiguous copy."""
-    a = _to_numpy(x, name)
+    """``(array, dtype code)``: ``x``'s memory when viewable, else one contiguous copy."""
+    if _is_torch(x):
+        a, code = _torch_view(x, name)
+    else:
+        a = _to_numpy(x, name)
+        code = _dtype_code(a.dtype)
     if a.ndim != 3:
         raise _bad(SA_ERR_INVALID_SHAPE, "%s must be 3-D %s for layout %r, got shape %s"
                    % (name, _LAYOUT_SHAPES[layout], layout, a.shape))
     if a.size == 0:
         raise _bad(SA_ERR_INVALID_SHAPE, "%s shape %s has a zero size" % (name, a.shape))
-    code = _dtype_code(a.dtype)
     if code is None:
         if a.dtype.kind not in "fiub":
             raise _bad(SA_ERR_INVALID_DTYPE, "%s dtype %s is not supported (float32, float16, "
@@ -325,41 +336,66 @@ def _sh(a: np.ndarray, layout: str) -> Tuple[int, int, int]:
     return a.shape[1], a.shape[0], a.shape[2]
 
 
-def _output(out: Any, q: np.ndarray, layout: str) -> Tuple[np.ndarray, int]:
+def _output(out: Any, q: np.ndarray, q_code: int, q_torch: Optional["torch.Tensor"]
+            ) -> Tuple[Any, np.ndarray, int]:
+    """``(what the caller gets, its memory as numpy, dtype code)`` of the output: ``out`` when
+    given, else a new contiguous array (a tensor when q is one) of q's shape, layout and dtype."""
     if out is None:
-        a = np.empty(q.shape, dtype=q.dtype)   # q's dtype, in q's layout, contiguous
-        return a, _dtype_code(a.dtype)
-    a = _to_numpy(out, "out")
+        if q_torch is not None:
+            torch = sys.modules["torch"]
+            dtype = {SA_DTYPE_F32: torch.float32, SA_DTYPE_F16: torch.float16,
+                     SA_DTYPE_BF16: torch.bfloat16}[q_code]
+            t = torch.empty(q.shape, dtype=dtype)
+            a, code = _torch_view(t, "out")
+            assert code is not None     # a new tensor of a supported dtype
+            return t, a, code
+        a = np.empty(q.shape, dtype=q.dtype)
+        return a, a, q_code
+    if _is_torch(out):
+        if out.device.type != "cpu":
+            raise _bad(SA_ERR_INVALID_PARAM, "out must be a CPU tensor (it is written in place), "
+                       "got device %s" % out.device)
+        torch = sys.modules["torch"]
+        if out.dtype not in (torch.float32, torch.float16, torch.bfloat16):
+            raise _bad(SA_ERR_INVALID_DTYPE, "out dtype %s is not float32, float16 or bfloat16"
+                       % out.dtype)
+        a, code = _torch_view(out, "out")   # a view: CPU and a supported dtype
+        assert code is not None
+    else:
+        a = _to_numpy(out, "out")
+        code = _dtype_code(a.dtype)
+        if code is None:
+            raise _bad(SA_ERR_INVALID_DTYPE, "out dtype %s is not float32, float16 or bfloat16" % a.dtype)
     if a.ndim != 3 or a.shape != q.shape:
         raise _bad(_capi.SA_ERR_SEQ_MISMATCH, "out shape %s differs from q %s" % (a.shape, q.shape))
-    code = _dtype_code(a.dtype)
-    if code is None:
-        raise _bad(SA_ERR_INVALID_DTYPE, "out dtype %s is not float32, float16 or bfloat16" % a.dtype)
     if not a.flags.writeable:
         raise _bad(_capi.SA_ERR_INVALID_PARAM, "out is read-only")
     if not _viewable(a):
         raise _bad(SA_ERR_INVALID_STRIDE, "out strides %s cannot be described by sa_tensor "
                    "(unit last stride, whole non-negative element strides, no overlap)" % (a.strides,))
-    return a, code
+    return out, a, code
 
 
-def _f32_ptr(a: Optional[np.ndarray]):
+def _f32_ptr(a: Optional[np.ndarray]) -> Any:
     return None if a is None else a.ctypes.data_as(POINTER(c_float))
 
 
 def _stats_dict(st: sa_stats) -> Dict[str, Any]:
-    return {name: getattr(st, name) for name, _ in sa_stats._fields_ if name != "struct_size"}
+    return {field[0]: getattr(st, field[0]) for field in sa_stats._fields_ if field[0] != "struct_size"}
 
 
 class _Call:
     """The prepared buffers of one attention call (kept alive until the call returns)."""
 
-    def __init__(self, q, k, v, layout, out, return_lse, stats):
+    def __init__(self, q: Any, k: Any, v: Any, layout: str, out: Any, return_lse: bool,
+                 stats: bool):
         self.layout = layout
+        self.q_torch = q if _is_torch(q) else None   # torch in (q decides): torch out
         self.q, qc = _prepare(q, "q", layout)
         self.k, kc = _prepare(k, "k", layout)
         self.v, vc = _prepare(v, "v", layout)
-        self.out, oc = _output(out, self.q, layout)
+        self.allocated = out is None
+        self.result, self.out, oc = _output(out, self.q, qc, self.q_torch)
         self.qt = _tensor(self.q, qc, layout)
         self.kt = _tensor(self.k, kc, layout)
         self.vt = _tensor(self.v, vc, layout)
@@ -371,18 +407,26 @@ class _Call:
             self.stats = sa_stats()
             self.stats.struct_size = sizeof(sa_stats)
 
-    def stats_ref(self):
+    def stats_ref(self) -> Any:
         return None if self.stats is None else byref(self.stats)
 
-    def apply(self, ctx: _Context, plan_handle) -> None:
+    def apply(self, ctx: _Context, plan_handle: Optional[int]) -> None:
         ctx.check(_capi.lib().sa_plan_apply(ctx.handle, plan_handle, byref(self.qt), byref(self.kt),
                                             byref(self.vt), byref(self.ot), _f32_ptr(self.lse),
                                             self.stats_ref()))
 
-    def results(self, plan=None):
-        res = [self.out]
-        if self.lse is not None:
-            res.append(self.lse)
+    def results(self, plan: Optional["Plan"] = None) -> Any:
+        out, lse = self.result, self.lse
+        if self.q_torch is not None:
+            torch = sys.modules["torch"]
+            device = self.q_torch.device
+            if lse is not None:
+                lse = torch.from_numpy(lse).to(device)   # .to: no copy on the CPU
+            if self.allocated:
+                out = out.to(device)
+        res: List[Any] = [out]
+        if lse is not None:
+            res.append(lse)
         if plan is not None:
             res.append(plan)
         if self.stats is not None:
@@ -400,7 +444,7 @@ class PlanHead:
     __slots__ = ("window", "indices", "density", "cra_mean", "cra_min", "dense", "kept_entries",
                  "block_size", "slash_blocks")
 
-    def __init__(self, info: sa_plan_head, indices: np.ndarray, slash_blocks: np.ndarray):
+    def __init__(self, info: sa_plan_head, indices: np.ndarray, slash_blocks: np.ndarray) -> None:
         self.block_size = int(info.block_size)
         self.slash_blocks = slash_blocks
         self.window = int(info.window)
@@ -415,7 +459,7 @@ class PlanHead:
     def n_indices(self) -> int:
         return len(self.indices)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return ("PlanHead(dense=%s, window=%d, n_indices=%d, density=%.4f, cra_mean=%.4f, cra_min=%.4f)"
                 % (self.dense, self.window, len(self.indices), self.density, self.cra_mean, self.cra_min))
 
@@ -425,9 +469,9 @@ class Plan:
     return_plan=True)``). Per-head data is copied out at creation; the native plan is kept for
     ``apply()`` until ``close()`` (or garbage collection). Usable as a context manager."""
 
-    def __init__(self, handle: int):
+    def __init__(self, handle: int) -> None:
         lib = _capi.lib()
-        self._handle = handle
+        self._handle: Optional[int] = handle
         self._free = lib.sa_plan_free
         n, sq, sk = c_int64(), c_int64(), c_int64()
         self._check(lib.sa_plan_shape(handle, byref(n), byref(sq), byref(sk)))
@@ -447,7 +491,7 @@ class Plan:
         self.heads = tuple(heads)
 
     @staticmethod
-    def _check(status):
+    def _check(status: int) -> None:
         if status != 0:
             raise SampleAttnError(status)
 
@@ -461,13 +505,13 @@ class Plan:
         if handle:
             self._free(handle)
 
-    def __del__(self):
+    def __del__(self) -> None:
         self.close()
 
-    def __enter__(self):
+    def __enter__(self) -> "Plan":
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: Any) -> None:
         self.close()
 
     @property
@@ -505,50 +549,73 @@ class Plan:
             keep |= np.isin(pos // b - j // b, hp.slash_blocks)
         return causal & keep
 
-    def apply(self, q, k, v, *, layout: str = "shd", threads: int = 0, return_lse: bool = False,
-              out=None, stats: bool = False):
+    def apply(self, q: Array, k: Array, v: Array, *, layout: str = "shd",
+              threads: Optional[int] = None, return_lse: bool = False, out: Optional[Array] = None,
+              stats: bool = False) -> Any:
         """Attention over this plan's mask (shapes must match the plan). Returns out, or
-        (out, lse), (+ stats dict when asked)."""
+        (out, lse), (+ stats dict when asked); torch tensors when q is one (see ``attention``)."""
         if self._handle is None:
             raise _bad(SA_ERR_NULL_ARGUMENT, "the plan is closed")
         call = _Call(q, k, v, _layout(layout), out, return_lse, stats)
         call.apply(_context(threads), self._handle)
         return call.results()
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return ("Plan(n_heads=%d, s_q=%d, s_k=%d, density=%.4f, dense_heads=%d%s)"
                 % (self.n_heads, self.s_q, self.s_k, self.density, self.n_dense_heads,
                    ", closed" if self.closed else ""))
 
 
 # ---------------------------------------------------------------- attention
-def attention(q, k, v, *, mode="sample", alpha=0.95, window_ratio=0.08, sample_ratio=0.05,
-              sink_tokens=None, scale=None, layout="shd", threads=0, return_lse=False,
-              return_plan=False, min_seq_len=None, max_density=None, share_kv_group=False,
-              force_sparse=False, min_stripes=None, max_stripes=None, sample_group=None,
-              alpha_column=None, alpha_slash=None, chunk_n=None, block_size=None,
-              max_diagonals=None, alpha_correction=None, out=None, stats=False):
+def attention(q: Array, k: Array, v: Array, *, mode: Optional[Union[str, int]] = None,
+              alpha: Optional[float] = None, window_ratio: Optional[float] = None,
+              sample_ratio: Optional[float] = None, sink_tokens: Optional[int] = None,
+              scale: Optional[float] = None, layout: str = "shd", threads: Optional[int] = None,
+              return_lse: bool = False, return_plan: bool = False,
+              min_seq_len: Optional[int] = None, max_density: Optional[float] = None,
+              share_kv_group: Optional[bool] = None, force_sparse: Optional[bool] = None,
+              min_stripes: Optional[int] = None, max_stripes: Optional[int] = None,
+              sample_group: Optional[int] = None, alpha_column: Optional[float] = None,
+              alpha_slash: Optional[float] = None, chunk_n: Optional[int] = None,
+              block_size: Optional[int] = None, max_diagonals: Optional[int] = None,
+              alpha_correction: Optional[float] = None,
+              precision: Optional[Union[str, int]] = None, out: Optional[Array] = None,
+              stats: bool = False) -> Any:
     """Causal prefill attention.
 
-    q: (S_q, H_q, d), k and v: (S_k, H_kv, d) for layout "shd"; (H, S, d) for layout "hsd".
+    q: (S_q, H_q, d), k and v: (S_k, H_kv, d) for layout "shd"; (H, S, d) for layout "hsd";
+    numpy arrays or torch tensors (float32, float16, bfloat16; others are converted to float32).
     Query row i sits at position S_k - S_q + i; query head h reads K/V head h // (H_q // H_kv).
-    mode: "dense" (exact), "sample" (SampleAttention) or "sample_slash".
-    sink_tokens, min_seq_len, max_density, min_stripes, max_stripes, sample_group,
-    max_diagonals (seed mode's diagonal stripes; 0 = the paper's mask), alpha_correction (seed
-    mode: alpha raised by this times the held-out shortfall; 0 = the paper's rule), and the slash-mode
-    alpha_column, alpha_slash, chunk_n, block_size: None = the library's defaults. scale: None (or 0) = 1/sqrt(d). threads: 0 = OpenMP default.
-    out: optional preallocated output (q's shape and layout; float32/float16/bfloat16).
 
-    Returns out (q's dtype and layout); with return_lse the float32 (H_q, S_q) log-sum-exp; with
-    return_plan a :class:`Plan`; with stats a dict of sa_stats -- in the order
-    out, lse, plan, stats (a tuple when more than out is returned).
+    Every option left at None takes the library's default (``sa_params_init``; the C header
+    and docs/DEFAULTS.md give the values):
+    mode: "dense" (exact), "sample" (SampleAttention, the default) or "sample_slash" (also
+    "slash"). alpha, window_ratio, sample_ratio, sink_tokens, min_seq_len, max_density,
+    min_stripes, max_stripes, sample_group, max_diagonals (seed mode's diagonal stripes; 0 = the
+    paper's mask), alpha_correction (seed mode: alpha raised by this times the held-out
+    shortfall; 0 = the paper's rule); the slash mode's alpha_column, alpha_slash, chunk_n,
+    block_size; share_kv_group, force_sparse (the SA_FLAG_* bits). precision: "float32" (the
+    default) or "bfloat16": the two products with Q, K, V and the probabilities rounded to
+    bfloat16, float32 sums, softmax and output. scale: None (or 0) = 1/sqrt(d). threads: None (or
+    0) = OpenMP's default.
+    out: optional preallocated output (q's shape and layout; float32/float16/bfloat16; a
+    tensor must be on the CPU), written in place and returned.
+
+    Returns out: q's dtype and layout, a torch tensor on q's device when q is a tensor, else a
+    numpy array; with return_lse the float32 (H_q, S_q) log-sum-exp (same kind); with
+    return_plan a :class:`Plan`; with stats a dict of sa_stats -- in the order out, lse, plan,
+    stats (a tuple when more than out is returned).
     Raises :class:`SampleAttnError` on any bad input.
     """
     layout = _layout(layout)
-    params = _make_params(mode, alpha, window_ratio, sample_ratio, sink_tokens, scale,
-                          min_seq_len, max_density, share_kv_group, force_sparse, min_stripes,
-                          max_stripes, sample_group, alpha_column, alpha_slash, chunk_n, block_size,
-                          max_diagonals, alpha_correction)
+    params = _make_params(mode, scale, share_kv_group, force_sparse, precision, alpha=alpha,
+                          window_ratio=window_ratio, sample_ratio=sample_ratio,
+                          sink_tokens=sink_tokens, min_seq_len=min_seq_len,
+                          max_density=max_density, min_stripes=min_stripes,
+                          max_stripes=max_stripes, sample_group=sample_group,
+                          alpha_column=alpha_column, alpha_slash=alpha_slash, chunk_n=chunk_n,
+                          block_size=block_size, max_diagonals=max_diagonals,
+                          alpha_correction=alpha_correction)
     call = _Call(q, k, v, layout, out, return_lse, stats)
     ctx = _context(threads)
     lib = _capi.lib()
@@ -560,6 +627,6 @@ def attention(q, k, v, *, mode="sample", alpha=0.95, window_ratio=0.08, sample_r
     handle = c_void_p()
     ctx.check(lib.sa_plan_create(ctx.handle, byref(params), byref(call.qt), byref(call.kt),
                                  byref(handle)))
-    plan = Plan(handle.value)
+    plan = Plan(int(handle.value or 0))
     call.apply(ctx, plan._handle)
     return call.results(plan)

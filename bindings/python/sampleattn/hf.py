@@ -38,7 +38,8 @@ __all__ = ["register", "unregister", "registered", "SampleAttentionFunction", "i
 _UNSUPPORTED_KWARGS = ("softcap", "position_bias", "s_aux", "sinks", "alibi_slopes", "head_mask")
 _OPTION_NAMES = ("window_ratio", "sample_ratio", "sink_tokens", "min_seq_len", "max_density",
                  "share_kv_group", "force_sparse", "min_stripes", "max_stripes", "sample_group",
-                 "max_diagonals", "alpha_correction", "alpha_column", "alpha_slash", "chunk_n", "block_size")
+                 "max_diagonals", "alpha_correction", "alpha_column", "alpha_slash", "chunk_n",
+                 "block_size", "precision")
 
 
 def _sdpa_function() -> Callable:
@@ -154,9 +155,8 @@ class SampleAttentionFunction:
             return "device"
         if not (query.dtype == key.dtype == value.dtype):
             return "dtype"
-        if query.dtype not in (torch.float32, torch.float16):
-            if query.dtype != torch.bfloat16 or api._bfloat16_dtype() is None:
-                return "dtype"
+        if query.dtype not in (torch.float32, torch.float16, torch.bfloat16):
+            return "dtype"
         if key.shape[0] != b or value.shape[0] != b or value.shape[2] != s_k:
             return "shape"
         if key.shape[3] != d or value.shape[3] != d or d % 8 or d > 256:
@@ -222,12 +222,13 @@ def register(name: str = "sampleattn", alpha: float = 0.95, min_prefill: int = 2
 
     alpha: the CRA target of SampleAttention. min_prefill: prefill calls with fewer query rows
     use sdpa (the library itself also computes S_k < ``min_seq_len`` densely, see its defaults).
-    mode: "sample", "slash" or "dense" (the library's exact kernel; for checking). threads: None = torch's
-    current thread count. record_stats: keep each call's sa_stats in ``fn.stats``.
-    options: ``sampleattn.attention`` keywords (window_ratio, sample_ratio (default here 0.1,
-    see ``DEFAULT_OPTIONS``), sink_tokens,
-    min_seq_len, max_density, share_kv_group, force_sparse, min_stripes, max_stripes,
-    sample_group, max_diagonals, alpha_correction; for mode "slash" also alpha_column, alpha_slash, chunk_n, block_size).
+    mode: "sample", "sample_slash" (or "slash") or "dense" (the library's exact kernel; for
+    checking). threads: None = torch's current thread count. record_stats: keep each call's
+    sa_stats in ``fn.stats``. options: ``sampleattn.attention`` keywords (window_ratio,
+    sample_ratio (default here 0.1, see ``DEFAULT_OPTIONS``), sink_tokens, min_seq_len,
+    max_density, share_kv_group, force_sparse, min_stripes, max_stripes, sample_group,
+    max_diagonals, alpha_correction; for the slash mode also alpha_column, alpha_slash, chunk_n,
+    block_size); None = the library's default.
     Registering a name again replaces the function.
     """
     from transformers import AttentionInterface

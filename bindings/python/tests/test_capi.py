@@ -109,7 +109,12 @@ def test_versions(header):
 
 def test_features():
     f = sampleattn.features()
-    assert set(f) == {"simd_level", "openmp", "max_threads", "max_head_dim", "head_dim_multiple"}
+    assert set(f) == {"simd_level", "openmp", "max_threads", "max_head_dim", "head_dim_multiple",
+                      "isa", "cpu_isa_mask"}
+    mask = f["cpu_isa_mask"]
+    best = (C.SA_ISA_AMX if mask & C.SA_CPU_AMX_BF16 else C.SA_ISA_AVX512 if mask & C.SA_CPU_AVX512
+            else C.SA_ISA_AVX2)
+    assert f["isa"] == best   # no SAMPLEATTN_ISA in the test environment
     assert f["max_head_dim"] == 256 and f["head_dim_multiple"] == 8 and f["max_threads"] >= 1
 
 
@@ -122,3 +127,4 @@ def test_params_default_via_capi():
     p = C.sa_params()
     assert C.sa_params_init(ctypes.byref(p), ctypes.sizeof(p)) == C.SA_OK
     assert p.struct_size == ctypes.sizeof(C.sa_params) and p.alpha_correction == 2
+    assert p.precision == C.SA_PRECISION_F32

@@ -4,7 +4,8 @@ finite logits and a perplexity close to dense, and decode steps / padding masks 
 
 Needs torch, transformers and gguf, and the model file: $SAMPLEATTN_SMOLLM2_GGUF, else
 <repo>/../realdata/models/SmolLM2-135M-Instruct.Q4_1.gguf (see ../shared/tools/get_real_models.sh).
-Without them the tests are SKIPPED with the reason (never counted as passed). The full
+Without them the tests are SKIPPED with the reason (never counted as passed), or fail when
+SAMPLEATTN_REQUIRE_HF=1 (as `make test`, which installs them all, sets it). The full
 evaluation at 4K-16K tokens is bench/e2e.py (`make e2e`).
 """
 import math
@@ -22,13 +23,24 @@ MODEL = pathlib.Path(os.environ.get(
 N_TOKENS = 320
 
 
+def _missing(reason):
+    """Skips with the reason, or fails when SAMPLEATTN_REQUIRE_HF=1 (make test installs all)."""
+    if os.environ.get("SAMPLEATTN_REQUIRE_HF") == "1":
+        pytest.fail(reason + "; SAMPLEATTN_REQUIRE_HF=1 requires it")
+    pytest.skip(reason)
+
+
 @pytest.fixture(scope="module")
 def smollm():
-    pytest.importorskip("transformers", reason="transformers is not installed (pip install transformers gguf)")
-    pytest.importorskip("gguf", reason="gguf is not installed (needed to load the GGUF model)")
+    for name, why in (("transformers", "transformers is not installed (pip install transformers gguf)"),
+                      ("gguf", "gguf is not installed (needed to load the GGUF model)")):
+        try:
+            __import__(name)
+        except ImportError:
+            _missing(why)
     if not MODEL.is_file():
-        pytest.skip("model file not present: %s (set SAMPLEATTN_SMOLLM2_GGUF or run "
-                    "shared/tools/get_real_models.sh)" % MODEL)
+        _missing("model file not present: %s (set SAMPLEATTN_SMOLLM2_GGUF or run "
+                 "shared/tools/get_real_models.sh)" % MODEL)
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from transformers.utils import logging as hf_logging
     hf_logging.disable_progress_bar()

@@ -57,7 +57,7 @@ def test_env_var_bad_path_lists_it(tmp_path, real_lib):
 def test_env_var_not_a_library(tmp_path, real_lib):
     bogus = tmp_path / "libsampleattn.so.0"
     bogus.write_text("not an ELF file")
-    r = run(PROBE, {"SAMPLEATTN_LIBRARY": str(bogus)}, tmp_path / "none")
+    r = run(PROBE, {"SAMPLEATTN_LIBRARY": str(bogus)}, copy_package(tmp_path / "site").parent)
     assert r.stdout.startswith("ERR") and "cannot load" in r.stdout, r.stdout + r.stderr
 
 

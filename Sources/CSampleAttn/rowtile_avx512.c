@@ -1,0 +1,166 @@
+/* AVX-512 row-tile kernels (see sac_rowtile in csampleattn.h), chosen at run time by cpu_isa.c.
+   Each function carries its target attribute, so this file builds inside the x86-64-v3 target;
+   they run only where sac_isa() reports SA_ISA_AVX512.
+   Float32: the operations of the Swift AVX2 kernels, 16 lanes at a time and in the same order
+   per element (scores and P V accumulate over d and keys in sequence, the row sums fold in 8
+   lanes as Swift's exp2InPlace does), so the results equal the AVX2 path's bit for bit.
+   In bf16 precision the operands hold bf16 values and round_p rounds P: the same kernel. */
+#include "csampleattn.h"
+#include <string.h>
+#include <math.h>
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+#pragma STDC FP_CONTRACT OFF
+
+#define SAC_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx2,fma,f16c")))
+#define SAC_INLINE static inline __attribute__((always_inline))
+
+/* exp2v of VectorMath.swift on 16 lanes: clamp by compare+blend, the 1.5*2^23 rounding, the
+   degree-6 polynomial, exponent bits, 0 below -126. */
+SAC_INLINE SAC_AVX512 __m512 exp2_16(__m512 x) {
+    const __m512 lo = _mm512_set1_ps(-126.0f), hi = _mm512_set1_ps(126.0f);
+    const __m512 magic = _mm512_set1_ps(12582912.0f);
+    __mmask16 under = _mm512_cmp_ps_mask(x, lo, _CMP_LT_OQ);
+    __m512 xc = _mm512_mask_blend_ps(under, x, lo);
+    xc = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(hi, xc, _CMP_LT_OQ), xc, hi);
+    __m512 t = _mm512_add_ps(xc, magic);
+    __m512 n = _mm512_sub_ps(t, magic);
+    __m512 f = _mm512_sub_ps(xc, n);
+    __m512 p = _mm512_set1_ps(1.5403530393381606e-4f);
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.3333558146428443e-3f));
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(9.618129107628477e-3f));
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(5.550410866482158e-2f));
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(0.2402265069591007f));
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(0.6931471805599453f));
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.0f));
+    __m512i bits = _mm512_slli_epi32(_mm512_add_epi32(_mm512_sub_epi32(_mm512_castps_si512(t),
+                       _mm512_set1_epi32(0x4B400000)), _mm512_set1_epi32(127)), 23);
+    __m512 r = _mm512_mul_ps(p, _mm512_castsi512_ps(bits));
+    return _mm512_mask_blend_ps(under, r, _mm512_setzero_ps());
+}
+
+SAC_INLINE SAC_AVX512 float swift_max(float x, float y) { return y >= x ? y : x; }
+
+/* vmax of VectorMath.swift on 8 lanes (a < b ? b : a). */
+SAC_INLINE SAC_AVX512 __m256 vmax8(__m256 a, __m256 b) {
+    return _mm256_blendv_ps(a, b, _mm256_cmp_ps(a, b, _CMP_LT_OQ));
+}
+
+/* Round float32 lanes to bf16 (nearest even, NaN quieted), kept as float32. */
+SAC_INLINE SAC_AVX512 __m512 round_bf16_16(__m512 x) {
+    __m512i b = _mm512_castps_si512(x);
+    __m512i absb = _mm512_and_si512(b, _mm512_set1_epi32(0x7fffffff));
+    __mmask16 nan = _mm512_cmpgt_epu32_mask(absb, _mm512_set1_epi32(0x7f800000));
+    __m512i odd = _mm512_and_si512(_mm512_srli_epi32(b, 16), _mm512_set1_epi32(1));
+    __m512i rn = _mm512_add_epi32(b, _mm512_add_epi32(_mm512_set1_epi32(0x7fff), odd));
+    rn = _mm512_mask_or_epi32(rn, nan, b, _mm512_set1_epi32(0x400000));
+    return _mm512_castsi512_ps(_mm512_and_si512(rn, _mm512_set1_epi32((int)0xffff0000u)));
+}
+
+/* Softmax update of row r over its scores in [ta, tb): mask, row max, exp2, sum, rescale. */
+SAC_INLINE SAC_AVX512 void softmax_row(const sac_rowtile *t, int r) {
+    float *row = t->s + (int64_t)r * t->lds;
+    int64_t lo = t->lo[r] > t->j0 ? t->lo[r] : t->j0, hi = t->hi[r] < t->j1 ? t->hi[r] : t->j1;
+    int a = (int)(lo - t->j0), b = (int)(hi - t->j0), ta = t->ta, tb = t->tb;
+    if (a >= b) {
+        for (int j = ta; j < tb; j += 16) _mm512_storeu_ps(row + j, _mm512_setzero_ps());
+        return;
+    }
+    for (int j = ta; j < a; j++) row[j] = -INFINITY;
+    for (int j = b; j < tb; j++) row[j] = -INFINITY;
+    __m256 mv = _mm256_set1_ps(-INFINITY);
+    for (int j = ta; j < tb; j += 8) mv = vmax8(mv, _mm256_loadu_ps(row + j));
+    float h[8];
+    _mm256_storeu_ps(h, mv);
+    for (int i = 0; i < 4; i++) h[i] = h[i] < h[i + 4] ? h[i + 4] : h[i];
+    float m_new = swift_max(t->m[r], swift_max(swift_max(h[0], h[1]), swift_max(h[2], h[3])));
+    float correction = _mm512_cvtss_f32(exp2_16(_mm512_set1_ps(t->m[r] - m_new)));
+    __m512 shift = _mm512_set1_ps(m_new);
+    __m256 acc = _mm256_setzero_ps();
+    for (int j = ta; j < tb; j += 16) {
+        __m512 e = exp2_16(_mm512_sub_ps(_mm512_loadu_ps(row + j), shift));
+        acc = _mm256_add_ps(acc, _mm512_castps512_ps256(e));
+        acc = _mm256_add_ps(acc, _mm512_extractf32x8_ps(e, 1));
+        if (t->round_p) e = round_bf16_16(e);
+        _mm512_storeu_ps(row + j, e);
+    }
+    _mm256_storeu_ps(h, acc);
+    for (int i = 0; i < 4; i++) h[i] = h[i] + h[i + 4];
+    float sum = (h[0] + h[2]) + (h[1] + h[3]);
+    t->l[r] = t->l[r] * correction + sum;
+    t->m[r] = m_new;
+    if (correction != 1.0f) {
+        float *o = t->o + (int64_t)r * t->dim;
+        __m256 cv = _mm256_set1_ps(correction);
+        for (int c = 0; c < t->dim; c += 8) _mm256_storeu_ps(o + c, _mm256_mul_ps(_mm256_loadu_ps(o + c), cv));
+    }
+}
+
+/* ---------------------------------------------------------------- float32 */
+
+/* S[6 x 16*NT] for key tiles at k, k+16 (NT = 2 keeps 12 accumulators in flight). */
+SAC_INLINE SAC_AVX512 void scores_f32(const sac_rowtile *t, int k, int nt) {
+    const int dim = t->dim;
+    const float *q = t->q, *k0 = t->kt + (int64_t)k * dim, *k1 = k0 + 16 * dim;
+    __m512 a[6][2];
+    for (int r = 0; r < 6; r++) { a[r][0] = _mm512_setzero_ps(); a[r][1] = _mm512_setzero_ps(); }
+    for (int c = 0; c < dim; c++) {
+        __m512 x0 = _mm512_loadu_ps(k0 + c * 16);
+        __m512 x1 = nt == 2 ? _mm512_loadu_ps(k1 + c * 16) : x0;
+        for (int r = 0; r < 6; r++) {
+            __m512 b = _mm512_set1_ps(q[c * 6 + r]);
+            a[r][0] = _mm512_fmadd_ps(b, x0, a[r][0]);
+            if (nt == 2) a[r][1] = _mm512_fmadd_ps(b, x1, a[r][1]);
+        }
+    }
+    for (int r = 0; r < 6; r++) {
+        _mm512_storeu_ps(t->s + r * t->lds + k, a[r][0]);
+        if (nt == 2) _mm512_storeu_ps(t->s + r * t->lds + k + 16, a[r][1]);
+    }
+}
+
+/* O[6 x 16*NZ] at column c += P[6 x (ta..tb)] V[(ta..tb) x 16*NZ]. */
+SAC_INLINE SAC_AVX512 void values_f32(const sac_rowtile *t, int c, int nz) {
+    const int dim = t->dim, lds = t->lds;
+    __m512 a[6][4];
+    for (int r = 0; r < 6; r++)
+        for (int z = 0; z < nz; z++) a[r][z] = _mm512_loadu_ps(t->o + r * dim + c + 16 * z);
+    const float *v = t->v + (int64_t)t->ta * dim + c;
+    for (int j = t->ta; j < t->tb; j++, v += dim) {
+        __m512 x[4];
+        for (int z = 0; z < nz; z++) x[z] = _mm512_loadu_ps(v + 16 * z);
+        for (int r = 0; r < 6; r++) {
+            __m512 b = _mm512_set1_ps(t->s[r * lds + j]);
+            for (int z = 0; z < nz; z++) a[r][z] = _mm512_fmadd_ps(b, x[z], a[r][z]);
+        }
+    }
+    for (int r = 0; r < 6; r++)
+        for (int z = 0; z < nz; z++) _mm512_storeu_ps(t->o + r * dim + c + 16 * z, a[r][z]);
+}
+
+SAC_INLINE SAC_AVX512 void values_f32_8(const sac_rowtile *t, int c) {
+    const int dim = t->dim, lds = t->lds;
+    __m256 a[6];
+    for (int r = 0; r < 6; r++) a[r] = _mm256_loadu_ps(t->o + r * dim + c);
+    const float *v = t->v + (int64_t)t->ta * dim + c;
+    for (int j = t->ta; j < t->tb; j++, v += dim) {
+        __m256 x = _mm256_loadu_ps(v);
+        for (int r = 0; r < 6; r++) a[r] = _mm256_fmadd_ps(_mm256_set1_ps(t->s[r * lds + j]), x, a[r]);
+    }
+    for (int r = 0; r < 6; r++) _mm256_storeu_ps(t->o + r * dim + c, a[r]);
+}
+
+SAC_AVX512 void sac_rowtile_avx512(const sac_rowtile *t) {
+    int k = t->ta;
+    for (; k + 32 <= t->tb; k += 32) scores_f32(t, k, 2);
+    if (k < t->tb) scores_f32(t, k, 1);
+    for (int r = 0; r < 6; r++) softmax_row(t, r);
+    int c = 0;
+    for (; c + 64 <= t->dim; c += 64) values_f32(t, c, 4);
+    if (c + 32 <= t->dim) { values_f32(t, c, 2); c += 32; }
+    if (c + 16 <= t->dim) { values_f32(t, c, 1); c += 16; }
+    if (c < t->dim) values_f32_8(t, c);
+}
+
+#endif

@@ -1,0 +1,91 @@
+import CSampleAttn
+
+/// SA_MODE_SAMPLE, the seed algorithm, one K/V head at a time: stage 1 samples rows and sums
+/// their softmax per key (Stage1Sampling), stage 2 picks each query head's stripes
+/// (Stage2Filtering), the shared policy unions them over the group and falls back to dense
+/// (PlanPolicy), and the sampled rows' CRA over the final mask is estimated (AccuracyEstimates).
+func buildSeedPlan(_ pb: Problem, _ params: Params, threads: Int, ws: Workspace, rowMinimum: Bool) throws -> Plan {
+    let sq = pb.sq, sk = pb.sk, G = pb.groupSize
+    // ceil(window_ratio * S_k) in float32, the precision the ratio was given in (0.1 * 300 is 30,
+    // not 31 as the float32 0.1 widened to double would give); at least 1: a row keeps itself.
+    let window = min(sk, max(1, Int((params.windowRatio * Float(sk)).rounded(.up))))
+    let causal = HeadPlan.causalEntries(sq: sq, sk: sk)
+    let sinkCount = min(params.sinkTokens, sk)
+    let rows = SampleRows(sq: sq, ratio: params.sampleRatio, groupSize: params.sampleGroup)
+    let split = SampleSplit(rows: rows, folds: params.alphaCorrection > 0 ? PlanningTraits.heldOutFolds : 1)
+    let buffers = try SeedWorkspace(pb, rows: rows, split: split, withEntries: params.maxDiagonals > 0,
+                                    rowMinimum: rowMinimum, threads: threads, ws: ws)
+    let positions = rows.groups.flatMap { $0.map { pb.position(ofRow: $0) } }
+
+    var heads = PlannedHeads(count: pb.hq, sq: sq, sk: sk)
+    var timeSample = 0.0, timeFilter = 0.0
+    let chosen = UnsafeMutablePointer<Stripes>.allocate(capacity: G)
+    chosen.initialize(repeating: ([], []), count: G)
+    defer { chosen.deinitialize(count: G); chosen.deallocate() }
+    let indexes = UnsafeMutablePointer<EntryIndex?>.allocate(capacity: G)
+    indexes.initialize(repeating: nil, count: G)
+    defer { indexes.deinitialize(count: G); indexes.deallocate() }
+    let built = UnsafeMutablePointer<HeadPlan>.allocate(capacity: G)
+    built.initialize(repeating: HeadPlan.dense(sq: sq, sk: sk), count: G)
+    defer { built.deinitialize(count: G); built.deallocate() }
+    // The folds of the held-out check (none without alpha_correction or with fewer than 2).
+    let nonEmptyFolds = (0..<split.folds).filter { !split.foldRows[$0].isEmpty }
+    let checkedFolds = params.alphaCorrection > 0 && nonEmptyFolds.count >= 2 ? nonEmptyFolds : []
+    let heldOut = UnsafeMutablePointer<HeldOutFold>.allocate(capacity: max(1, G * checkedFolds.count))
+    heldOut.initialize(repeating: HeldOutFold(), count: max(1, G * checkedFolds.count))
+    defer { heldOut.deallocate() }
+
+    for kvHead in 0..<pb.hkv {
+        let t0 = sac_now_seconds()
+        sampleKVGroup(kvHead, problem: pb, rows: rows, split: split, window: window, sinks: sinkCount,
+                      threads: threads, ws: buffers)
+        let t1 = sac_now_seconds()
+        timeSample += t1 - t0
+
+        // Stage 2 in rounds of tasks, so no head's selections run one after another: each head's
+        // entry index, the held-out folds of every head of the group, then each head's final
+        // selection.
+        parallelFor(threads: threads, tasks: params.maxDiagonals > 0 ? G : 0) { hl, _ in
+            indexes[hl] = buffers.entries(hl).map { EntryIndex($0, rows: split.allRows, positions: positions, sk: sk) }
+        }
+        func selection(_ hl: Int) -> HeadSelection {
+            HeadSelection(sk: sk, window: window, sinks: sinkCount, positions: positions, entries: buffers.entries(hl),
+                          index: indexes[hl], stats: buffers.stats(hl), params: params)
+        }
+        parallelFor(threads: threads, tasks: G * checkedFolds.count) { t, worker in
+            let hl = t / checkedFolds.count, f = checkedFolds[t % checkedFolds.count]
+            let fold = SampleFold(columnMass: buffers.foldMass(hl, f), rows: split.foldRows[f], otherRows: split.otherRows[f])
+            heldOut[t] = selection(hl).heldOut(fold, others: buffers.selectionScratch(worker))
+        }
+        parallelFor(threads: threads, tasks: G) { hl, _ in
+            let folds = Array(UnsafeBufferPointer(start: heldOut + hl * checkedFolds.count, count: checkedFolds.count))
+            chosen[hl] = selection(hl).stripes(heldOut: folds, allRows: split.allRows)
+        }
+        if params.shareKVGroup {
+            let columns = groupUnion((0..<G).map { chosen[$0].columns })
+            let diagonals = groupUnion((0..<G).map { chosen[$0].diagonals })
+            for hl in 0..<G { chosen[hl] = (columns, diagonals) }
+        }
+        // Each head's plan, its kept entries and (for sa_attention) its estimated CRA, one task
+        // per head; then the serial policy.
+        parallelFor(threads: threads, tasks: G) { hl, _ in
+            var head = HeadPlan(dense: false, window: window, indices: Array(0..<sinkCount) + chosen[hl].columns,
+                                keptEntries: 0, causalEntries: causal, craMean: 0, craMin: 0,
+                                diagonals: chosen[hl].diagonals)
+            head.keptEntries = head.seedKeptEntries(sq: sq, sk: sk)
+            if !rowMinimum {
+                head.craMean = estimatedCRA(head, stats: buffers.stats(hl), entries: buffers.entries(hl), rows: rows,
+                                            positions: positions, allRows: split.allRows, sk: sk)
+                head.craMin = .nan
+            }
+            built[hl] = head
+        }
+        for hl in 0..<G { heads.store(built[hl], at: kvHead * G + hl, params: params) }
+        if rowMinimum {
+            measureGroupCRA(kvHead, heads: &heads, problem: pb, rows: rows, sinks: sinkCount, threads: threads, ws: buffers)
+        }
+        timeFilter += sac_now_seconds() - t1
+    }
+    return Plan(hq: pb.hq, sq: sq, sk: sk, params: params, heads: heads.heads,
+                timeSample: timeSample, timeFilter: timeFilter, fallbackReason: heads.fallbackReason)
+}

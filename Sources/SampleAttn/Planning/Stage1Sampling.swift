@@ -1,0 +1,110 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CSampleAttn
+
+/// Stage 1, query-guided attention sampling: the exact softmax of each sampled row over all its
+/// keys, accumulated per key column outside that row's local window (which rows are sampled:
+/// SampleRows; where the sums go: SeedWorkspace).
+
+/// Scores of one group of adjacent query rows against all their causal keys, turned into
+/// 2^(s - rowmax) in place (row r of the group at scores + r * roundUp(sk, 16), keys 0...p).
+/// Stores per row the log2-sum-exp2 and calls onRow(r, position, row, 1 / sum) right after the
+/// row's exponentials, while the row is still in cache. `scores` holds
+/// [roundUp(groupSize, 6) x roundUp(sk, 16)] floats.
+func groupExponentials(_ group: Range<Int>, head: Int, problem pb: Problem, keys: PackedKV,
+                       q: UnsafeMutablePointer<Float>, scores: UnsafeMutablePointer<Float>,
+                       lse2: UnsafeMutablePointer<Float>,
+                       onRow: (Int, Int, UnsafeMutablePointer<Float>, Float) -> Void) {
+    let dim = pb.dim, lds = PackedKV.paddedKeys(pb.sk)
+    let qmul = pb.scale * Float(1.4426950408889634)   // log2(e): scores in log2 units
+    let n = group.count, nPad = KernelTraits.roundUp(n, KernelTraits.rows)
+    packQueries(pb.q, head: head, rows: group, scale: qmul, into: q, row: scores)
+    let lastKey = pb.position(ofRow: group.upperBound - 1)
+    let tiles = KernelTraits.roundUp(lastKey + 1, KernelTraits.keyTile)
+    var maxes = (F8(), F8(), F8(), F8(), F8(), F8())
+    var rt = 0
+    while rt < nPad {
+        // Tiles every row of this row tile sees in full fold their max into `maxes`; the rest
+        // (the causal edge) is taken exactly.
+        let full = min(tiles, (pb.position(ofRow: group.lowerBound + rt) + 1) / KernelTraits.keyTile * KernelTraits.keyTile)
+        withUnsafeMutableBytes(of: &maxes) { raw in
+            let m = raw.baseAddress!.assumingMemoryBound(to: F8.self)
+            m.update(repeating: F8(repeating: -.infinity), count: KernelTraits.rows)
+            var t = 0
+            while t < tiles {
+                scoreTile(q + rt * dim, keys.tile(at: t), dim, scores + rt * lds + t, lds, rowMax: t < full ? m : nil)
+                t += KernelTraits.keyTile
+            }
+            for r in rt..<min(rt + KernelTraits.rows, n) {
+                let p = pb.position(ofRow: group.lowerBound + r)
+                let row = scores + r * lds
+                let rowMaximum = full > p ? rowMax(row, 0, p + 1) : max(hmax(m[r - rt]), rowMax(row, full, p + 1))
+                let total = exp2InPlace(row, 0, p + 1, shift: rowMaximum)
+                lse2[r] = rowMaximum + log2f(total)
+                onRow(r, p, row, 1 / total)
+            }
+        }
+        rt += KernelTraits.rows
+    }
+}
+
+/// Stage 1 of the seed algorithm for the groups `groupIndices` of one query head: exact softmax
+/// of each sampled row, its mass inside its window past the first `sinks` keys, and its mass per
+/// key outside the window and on the sinks, added (in group order, so sums do not depend on
+/// threads) into fold r % folds of `foldMass` (fold f at foldMass + f * foldStride) for the row
+/// at offset r in its group; with `entries`, also the row's large probabilities outside the
+/// window past the sinks.
+func sampleGroups(_ rows: SampleRows, _ groupIndices: [Int], head: Int, problem pb: Problem,
+                  keys: PackedKV, window w: Int, stats: SampleStats,
+                  entries: SampledEntries?, sinks: Int,
+                  foldMass: UnsafeMutablePointer<Float>, foldStride: Int, folds: Int,
+                  q: UnsafeMutablePointer<Float>, scores: UnsafeMutablePointer<Float>) {
+    for g in groupIndices {
+        let sampleIndex = rows.firstRow[g]
+        groupExponentials(rows.groups[g], head: head, problem: pb, keys: keys, q: q, scores: scores,
+                          lse2: stats.rowLse2 + sampleIndex) { r, p, row, inv in
+            let windowStart = max(0, p - w + 1)
+            // The sinks' mass goes to their columns wherever they are (the window mass leaves
+            // them out): stage 2 applies alpha to the mass outside the sinks.
+            let textStart = max(windowStart, min(sinks, p + 1))
+            var inside: Float = 0
+            for j in textStart..<(p + 1) { inside += row[j] }
+            stats.rowWindowMass[sampleIndex + r] = inside * inv
+            addScaled(foldMass + (r % folds) * foldStride, row, textStart, inv)   // keys 0 ... p - w, and the sinks
+            entries?.record(sampleIndex + r, row: row, from: min(sinks, windowStart), to: windowStart, inv: inv)
+        }
+    }
+}
+
+/// Stage 1 for the query heads of K/V head `kvHead` into `ws`: packs its keys, samples every
+/// group of every head (tasks: head x partition, each zeroing its own sums first), then reduces
+/// in a fixed order, the partitions into each fold and the folds into the total (tasks: head x
+/// key range), so the sums do not depend on threads.
+func sampleKVGroup(_ kvHead: Int, problem pb: Problem, rows: SampleRows, split: SampleSplit, window: Int,
+                   sinks: Int, threads: Int, ws: SeedWorkspace) {
+    let G = pb.groupSize, parts = split.parts, folds = split.folds, ldS = ws.ldS
+    ws.keys.fillParallel(from: pb.k, nil, head: kvHead, indices: nil, threads: threads, rows: ws.queries(0))
+    parallelFor(threads: threads, tasks: G * parts) { t, worker in
+        let hl = t / parts, part = t % parts
+        ws.slot(hl, part * folds).update(repeating: 0, count: folds * ldS)
+        sampleGroups(rows, split.partGroups[part], head: kvHead * G + hl, problem: pb, keys: ws.keys, window: window,
+                     stats: ws.stats(hl), entries: ws.entries(hl), sinks: sinks,
+                     foldMass: ws.slot(hl, part * folds), foldStride: ldS, folds: folds,
+                     q: ws.queries(worker), scores: ws.scores(worker))
+    }
+    let chunk = PlanningTraits.reductionKeys, chunks = (ldS + chunk - 1) / chunk
+    parallelFor(threads: threads, tasks: G * chunks) { t, _ in
+        let hl = t / chunks, keys = (t % chunks) * chunk..<min(ldS, (t % chunks + 1) * chunk)
+        func add(_ src: UnsafeMutablePointer<Float>, into dst: UnsafeMutablePointer<Float>) {
+            var j = keys.lowerBound
+            while j < keys.upperBound { store8(load8(dst + j) + load8(src + j), dst + j); j += 8 }
+        }
+        let total = ws.stats(hl).columnMass
+        (total + keys.lowerBound).update(repeating: 0, count: keys.count)
+        for f in 0..<folds {
+            for part in 1..<parts { add(ws.slot(hl, part * folds + f), into: ws.foldMass(hl, f)) }
+            add(ws.foldMass(hl, f), into: total)
+        }
+    }
+}

@@ -1,0 +1,177 @@
+/// Stage 2, score-based key filtering: the fewest stripes that bring the sampled rows' kept mass
+/// outside the forced sinks (window + stripes) to alpha of that mass. Stripes are key columns
+/// (the paper) and, when `maxDiagonals` > 0, diagonals (key p - delta for every row p). Both are
+/// taken greedily by the sampled mass they still add: a diagonal's mass comes from many rows at
+/// one offset, which is what a repeated passage looks like, and picking one removes its entries
+/// from the columns' masses (and the reverse), so a row's key is never paid for twice.
+
+/// The sampled mass on the first `sinks` keys (always kept; alpha applies to the rest).
+private func forcedSinkMass(_ columnMass: UnsafePointer<Float>, sinks: Int) -> Double {
+    var mass = 0.0
+    for j in 0..<sinks { mass += Double(columnMass[j]) }
+    return mass
+}
+
+/// Selected stripes of one head: key columns (sinks excluded) and diagonal offsets, ascending.
+typealias Stripes = (columns: [Int], diagonals: [Int])
+
+/// Selected stripes of one head: columns (ascending, sinks excluded) and diagonal offsets
+/// (ascending, each >= window).
+/// - columnMass: sampled mass per key outside each row's window ([sk]).
+/// - windowMass: total mass of the rows inside their windows.
+/// - rows: the sampled rows (indices in stage-1 order) the masses come from.
+/// - positions: all sampled rows' positions, in stage-1 order; entries: their large entries
+///   (nil when maxDiagonals is 0).
+/// - index: the entries of a superset of `rows` by key and offset (built from `rows` when nil).
+/// - candidates: columns in [sinks, sk - window), diagonals in [window, sk).
+func selectStripes(columnMass: UnsafePointer<Float>, sk: Int, window: Int, windowMass: Double,
+                   rows: [Int], positions: [Int], entries: SampledEntries?, index: EntryIndex? = nil,
+                   alpha: Float, sinks: Int, minStripes: Int, maxStripes: Int, maxDiagonals: Int) -> Stripes {
+    let firstCandidate = min(sinks, sk)
+    let endCandidate = max(firstCandidate, sk - window)
+    // alpha applies to the mass outside the forced sinks: heads that park most of their
+    // attention on token 0 would otherwise meet alpha with sinks + window and drop the text part
+    // (docs/DEFAULTS.md). With sinks = 0 this is the paper's rule; with sinks > 0 the overall
+    // kept share is still >= alpha.
+    let sinkMass = forcedSinkMass(columnMass, sinks: firstCandidate)
+    var kept = windowMass
+    let target = Double(alpha) * (Double(rows.count) - sinkMass)
+
+    let useDiagonals = maxDiagonals > 0 && entries != nil
+    var column = [Double](repeating: 0, count: sk)
+    var initial: [(mass: Double, id: Int)] = []
+    initial.reserveCapacity(endCandidate - firstCandidate + (useDiagonals ? sk : 0))
+    for j in firstCandidate..<endCandidate where columnMass[j] > 0 {
+        column[j] = Double(columnMass[j])
+        initial.append((column[j], j))
+    }
+    // Diagonal d has id sk + d. Entries are indexed by key and by offset so a pick can take its
+    // entries out of the other kind's masses.
+    var diagonal = [Double](repeating: 0, count: useDiagonals ? sk : 0)
+    var byKey = EntryLists(), byOffset = EntryLists()    // entry ids (row * capacity + slot)
+    var alive: [Bool] = []
+    if useDiagonals, let e = entries {
+        for i in rows {
+            let p = positions[i]
+            for s in 0..<Int(e.counts[i]) {
+                let id = i * SampledEntries.capacity + s
+                diagonal[p - Int(e.keys[id])] += Double(e.probs[id])
+            }
+        }
+        let lists = index ?? EntryIndex(e, rows: rows, positions: positions, sk: sk)
+        byKey = lists.byKey
+        byOffset = lists.byOffset
+        // Entries of rows outside `rows` (a shared index lists them) start taken.
+        alive = Array(repeating: index == nil, count: positions.count * SampledEntries.capacity)
+        if index != nil {
+            for i in rows { for s in 0..<Int(e.counts[i]) { alive[i * SampledEntries.capacity + s] = true } }
+        }
+        for d in window..<sk where diagonal[d] > 0 { initial.append((diagonal[d], sk + d)) }
+    }
+
+    var heap = Candidates(consume initial)
+    var columns: [Int] = [], diagonals: [Int] = []
+    var taken = [Bool](repeating: false, count: sk)
+    while kept < target && !heap.isEmpty {
+        let (mass, id) = heap.pop()
+        let isDiagonal = id >= sk
+        let current = isDiagonal ? diagonal[id - sk] : column[id]
+        if current != mass {                      // stale: an earlier pick took some of its entries
+            if current > 0 { heap.push((current, id)) }
+            continue
+        }
+        if isDiagonal {
+            if diagonals.count >= maxDiagonals { continue }
+            let d = id - sk
+            diagonals.append(d)
+            diagonal[d] = 0
+            for e in byOffset[d] where alive[e] {
+                alive[e] = false
+                column[Int(entries!.keys[e])] -= Double(entries!.probs[e])
+            }
+        } else {
+            if maxStripes > 0 && columns.count >= maxStripes { continue }
+            columns.append(id)
+            taken[id] = true
+            column[id] = 0
+            if useDiagonals {
+                for e in byKey[id] where alive[e] {
+                    alive[e] = false
+                    diagonal[positions[e / SampledEntries.capacity] - id] -= Double(entries!.probs[e])
+                }
+            }
+        }
+        kept += mass
+    }
+    if columns.count < minStripes {
+        // The budget asks for more columns: the heaviest remaining ones, then the lowest-index.
+        var rest = (firstCandidate..<endCandidate).filter { !taken[$0] && column[$0] > 0 }
+        rest.sort { column[$0] != column[$1] ? column[$0] > column[$1] : $0 < $1 }
+        for j in rest where columns.count < minStripes { columns.append(j); taken[j] = true }
+        for j in firstCandidate..<endCandidate where columns.count < minStripes && !taken[j] {
+            columns.append(j)
+            taken[j] = true
+        }
+    }
+    // Ascending from the flags: a scan of the candidates costs less than sorting the picks.
+    return ((firstCandidate..<endCandidate).filter { taken[$0] }, diagonals.sorted())
+}
+
+/// One fold of the held-out check (the sampled rows at one offset mod 4 in their groups): its
+/// rows' column sums, its rows, and the other sampled rows.
+struct SampleFold {
+    let columnMass: UnsafePointer<Float>
+    let rows: [Int]
+    let otherRows: [Int]
+}
+
+/// Stage 2 of one head from its stage-1 sums (`stats`: totals over all sampled rows).
+struct HeadSelection {
+    let sk: Int, window: Int, sinks: Int
+    let positions: [Int]
+    let entries: SampledEntries?
+    let index: EntryIndex?       // entries of all sampled rows, by key and offset
+    let stats: SampleStats
+    let params: Params
+
+    func select(columnMass: UnsafePointer<Float>, rows: [Int], alpha: Float) -> Stripes {
+        selectStripes(columnMass: columnMass, sk: sk, window: window, windowMass: stats.windowMass(of: rows),
+                      rows: rows, positions: positions, entries: entries, index: index, alpha: alpha, sinks: sinks,
+                      minStripes: params.minStripes, maxStripes: params.maxStripes,
+                      maxDiagonals: params.maxDiagonals)
+    }
+
+    /// One fold of the held-out check: the stripes chosen on the other folds' rows at alpha, the
+    /// fold's own mass they keep, and the fold's mass outside the sinks. Stripes fitted to the
+    /// rows that chose them keep less of other rows' mass (heads that read per-row retrieved
+    /// keys; docs/DEFAULTS.md), and stage 2 sees only the rows that chose them. The folds of all
+    /// heads are independent tasks; `others` is [sk] scratch.
+    func heldOut(_ fold: SampleFold, others: UnsafeMutablePointer<Float>) -> HeldOutFold {
+        for j in 0..<sk { others[j] = stats.columnMass[j] - fold.columnMass[j] }
+        let pick = select(columnMass: others, rows: fold.otherRows, alpha: params.alpha)
+        let kept = estimatedKept(indices: pick.columns, diagonals: pick.diagonals, columnMass: fold.columnMass,
+                                 windowMass: stats.windowMass(of: fold.rows), rows: fold.rows,
+                                 positions: positions, entries: entries, sk: sk)
+        return HeldOutFold(kept: kept, total: Double(fold.rows.count) - forcedSinkMass(fold.columnMass, sinks: min(sinks, sk)))
+    }
+
+    /// The head's stripes: alpha raised by alpha_correction x the held-out shortfall (up to 1;
+    /// with fewer than 2 folds, or a correction of 0, the paper's rule). `folds` are heldOut's
+    /// results in fold order, summed in that order.
+    func stripes(heldOut folds: [HeldOutFold], allRows: [Int]) -> Stripes {
+        var alpha = params.alpha
+        if params.alphaCorrection > 0 && folds.count >= 2 {
+            var kept = 0.0, total = 0.0
+            for fold in folds { kept += fold.kept; total += fold.total }
+            let shortfall = Double(params.alpha) - (total > 0 ? kept / total : 1)
+            if shortfall > 0 { alpha = Float(min(1, Double(params.alpha) + Double(params.alphaCorrection) * shortfall)) }
+        }
+        return select(columnMass: stats.columnMass, rows: allRows, alpha: alpha)
+    }
+}
+
+/// One fold's part of the held-out kept share: kept / total summed over the folds.
+struct HeldOutFold {
+    var kept = 0.0
+    var total = 0.0
+}

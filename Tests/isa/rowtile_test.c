@@ -1,0 +1,287 @@
+/* The row-tile kernels against their scalar reference and a float64 oracle, linked against the
+   C helpers alone (no Swift runtime). Each ISA kernel the CPU supports is run; the others are
+   reported as not run (never as passed).
+     rowtile_test            all kernels this CPU can run */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include "csampleattn.h"
+#include "../c/test_support.h"
+
+enum { LDS = SAC_MAX_KEY_BLOCK };
+
+typedef struct {
+    int dim, ta, tb;
+    int64_t j0, j1, lo[6], hi[6];
+    float *q, *kt, *v, *s, m[6], l[6], *o;
+} setup;
+
+static float gauss(void) { return (uniform() + uniform() + uniform()) * 1.2f; }
+
+/* A random step: keys [j0, j0 + LDS) of a panel, rows with ranges that cut tiles, one empty
+   row, and a running state from an earlier block (m finite, l > 0, o != 0) or a fresh one. */
+static void make(setup *t, int dim, int fresh, int bf16) {
+    memset(t, 0, sizeof *t);
+    t->dim = dim;
+    t->j0 = 512; t->j1 = t->j0 + LDS;
+    t->q = calloc((size_t)6 * dim, sizeof(float));
+    t->kt = calloc((size_t)LDS * dim, sizeof(float));
+    t->v = calloc((size_t)LDS * dim, sizeof(float));
+    t->s = calloc((size_t)6 * LDS, sizeof(float));
+    t->o = calloc((size_t)6 * dim, sizeof(float));
+    float qs = 3.0f / sqrtf((float)dim);
+    for (int i = 0; i < 6 * dim; i++) t->q[i] = gauss() * qs;
+    for (int i = 0; i < LDS * dim; i++) { t->kt[i] = gauss(); t->v[i] = gauss(); }
+    if (bf16) {
+        sac_round_bf16(t->q, 6 * dim); sac_round_bf16(t->kt, LDS * dim); sac_round_bf16(t->v, LDS * dim);
+    }
+    int wide = (int)(rng_state % 2);   /* rows 1 and 2 reach past the block's ends, or not */
+    for (int r = 0; r < 6; r++) {
+        int a = 16 + (int)((uniform() + 1) * 20), b = LDS - 16 - (int)((uniform() + 1) * 20);
+        t->lo[r] = t->j0 + a - (r == 1 && wide ? 600 : 0);
+        t->hi[r] = t->j0 + b + (r == 2 && wide ? 900 : 0);
+        t->m[r] = fresh ? -INFINITY : 2.0f + uniform();
+        t->l[r] = fresh ? 0 : 3.0f + uniform();
+        for (int c = 0; c < dim; c++) t->o[r * dim + c] = fresh ? 0 : gauss();
+    }
+    t->lo[4] = t->hi[4] = t->j0 + 40;   /* no key in this block */
+    /* [ta, tb): the tiles covering the rows' ranges, as attendPanel computes them */
+    int64_t ua = INT64_MAX, ub = INT64_MIN;
+    for (int r = 0; r < 6; r++) {
+        if (t->lo[r] >= t->hi[r]) continue;
+        int64_t a = t->lo[r] > t->j0 ? t->lo[r] : t->j0, b = t->hi[r] < t->j1 ? t->hi[r] : t->j1;
+        if (a < ua) ua = a;
+        if (b > ub) ub = b;
+    }
+    t->ta = (int)((ua - t->j0) / 16 * 16);
+    t->tb = (int)((ub - t->j0 + 15) / 16 * 16);
+}
+
+static void release(setup *t) {
+    free(t->q); free(t->kt); free(t->v); free(t->s); free(t->o);
+}
+
+static sac_rowtile args(setup *t, float *m, float *l, float *o, float *s, int round_p) {
+    sac_rowtile a;
+    memset(&a, 0, sizeof a);
+    a.q = t->q; a.kt = t->kt; a.v = t->v;
+    a.lo = t->lo; a.hi = t->hi; a.s = s; a.m = m; a.l = l; a.o = o;
+    a.j0 = t->j0; a.j1 = t->j1; a.dim = t->dim; a.lds = LDS; a.ta = t->ta; a.tb = t->tb;
+    a.round_p = round_p;
+    return a;
+}
+
+typedef struct { float m[6], l[6], *o, *s; } state;
+
+static state run(setup *t, sac_rowtile_fn fn, int round_p) {
+    state st;
+    memcpy(st.m, t->m, sizeof st.m);
+    memcpy(st.l, t->l, sizeof st.l);
+    st.o = malloc((size_t)6 * t->dim * sizeof(float));
+    memcpy(st.o, t->o, (size_t)6 * t->dim * sizeof(float));
+    st.s = malloc((size_t)6 * LDS * sizeof(float));
+    for (int i = 0; i < 6 * LDS; i++) st.s[i] = NAN;   /* the kernel must write what it reads */
+    sac_rowtile a = args(t, st.m, st.l, st.o, st.s, round_p);
+    fn(&a);
+    return st;
+}
+
+/* float64 oracle of one row's step over keys [a, b) of the block: m' = max(m, max s),
+   l' = l 2^(m-m') + sum 2^(s-m'), o' = o 2^(m-m') + sum p v with p = 2^(s-m'), or with bf16_p the
+   kernel's own rounded p (got_p), which must be within half a bf16 step of it. Returns the error
+   relative to l'; an empty range must leave the row untouched. */
+static double oracle_row(const float *q, const float *kt, const float *v, int dim, int a, int b,
+                         float m0, float l0, const float *o0, float m1, float l1, const float *o1,
+                         const float *got_p, int bf16_p) {
+    if (a >= b)
+        return m1 == m0 && l1 == l0 && memcmp(o1, o0, sizeof(float) * (size_t)dim) == 0 ? 0 : INFINITY;
+    double s[SAC_MAX_KEY_BLOCK], mx = m0;
+    for (int j = a; j < b; j++) {
+        double acc = 0;
+        for (int c = 0; c < dim; c++) acc += (double)q[c] * kt[(j / 16) * 16 * dim + c * 16 + j % 16];
+        s[j] = acc;
+        if (acc > mx) mx = acc;
+    }
+    double corr = exp2((double)m0 - mx), l = l0 * corr, o[256];
+    for (int c = 0; c < dim; c++) o[c] = o0[c] * corr;
+    for (int j = a; j < b; j++) {
+        double p = exp2(s[j] - mx);
+        l += p;
+        if (bf16_p) {
+            if (!(fabs(got_p[j] - p) <= p * (1.0 / 256) + 1e-6)) return INFINITY;
+            p = got_p[j];
+        }
+        for (int c = 0; c < dim; c++) o[c] += p * v[j * dim + c];
+    }
+    double e = fabs(l1 - l) / l;
+    for (int c = 0; c < dim; c++) { double d = fabs(o1[c] - o[c]) / l; if (d > e) e = d; }
+    if (fabs(m1 - mx) > 1e-5 * (1 + fabs(mx))) e = INFINITY;
+    return e;
+}
+
+/* The AMX kernel's row against float64 with P rounded to bf16 inside the kernel: every output
+   element within the bf16 rounding bound (2^-8, its unit roundoff, of sum p |v|) plus slack for
+   the float32 scores and sums, l and m
+   as in oracle_row. Returns the largest error / bound (<= 1 passes). */
+static double oracle_row_bf16_bound(const float *q, const float *kt, const float *v, int dim, int a, int b,
+                                    float m0, float l0, const float *o0, float m1, float l1, const float *o1) {
+    if (a >= b)
+        return m1 == m0 && l1 == l0 && memcmp(o1, o0, sizeof(float) * (size_t)dim) == 0 ? 0 : INFINITY;
+    double s[SAC_MAX_KEY_BLOCK], mx = m0;
+    for (int j = a; j < b; j++) {
+        double acc = 0;
+        for (int c = 0; c < dim; c++) acc += (double)q[c] * kt[(j / 16) * 16 * dim + c * 16 + j % 16];
+        s[j] = acc;
+        if (acc > mx) mx = acc;
+    }
+    double corr = exp2((double)m0 - mx), l = l0 * corr, worst = 0;
+    for (int j = a; j < b; j++) l += exp2(s[j] - mx);
+    for (int c = 0; c < dim; c++) {
+        double o = o0[c] * corr, mag = fabs(o), pv = 0;
+        for (int j = a; j < b; j++) {
+            double p = exp2(s[j] - mx);
+            o += p * v[j * dim + c];
+            pv += p * fabs(v[j * dim + c]);
+        }
+        double bound = pv / 256 + 1e-5 * (mag + pv) + 1e-6 * l, e = fabs(o1[c] - o) / bound;
+        if (!(e <= worst)) worst = e;
+    }
+    if (!(fabs(l1 - l) <= 1e-5 * l) || fabs(m1 - mx) > 1e-5 * (1 + fabs(mx))) worst = INFINITY;
+    return worst;
+}
+
+static double oracle_error(const setup *t, const state *st, int bf16_p) {
+    double worst = 0;
+    float qr[256];
+    for (int r = 0; r < 6; r++) {
+        int64_t lo = t->lo[r] > t->j0 ? t->lo[r] : t->j0, hi = t->hi[r] < t->j1 ? t->hi[r] : t->j1;
+        for (int c = 0; c < t->dim; c++) qr[c] = t->q[c * 6 + r];
+        double e = oracle_row(qr, t->kt, t->v, t->dim, (int)(lo - t->j0), (int)(hi - t->j0), t->m[r], t->l[r],
+                              t->o + r * t->dim, st->m[r], st->l[r], st->o + r * t->dim, st->s + r * LDS, bf16_p);
+        if (!(e <= worst)) worst = e;
+    }
+    return worst;
+}
+
+static int same_state(const setup *t, const state *a, const state *b) {
+    return memcmp(a->m, b->m, sizeof a->m) == 0 && memcmp(a->l, b->l, sizeof a->l) == 0 &&
+           memcmp(a->o, b->o, sizeof(float) * 6 * (size_t)t->dim) == 0;
+}
+
+static void release_state(state *s) { free(s->o); free(s->s); }
+
+/* The AMX key-block kernel on a whole query block: `rows` rows (not a multiple of 16) with
+   ranges cutting tiles, empty rows, rows reaching past the block; a block shorter than 256 keys
+   (zero-padded value pairs); rows past `rows` filled with NaN must not leak. Each row against
+   the float64 oracle with the kernel's own bf16 P. */
+static void test_amx_blocks(void) {
+    const int dims[] = {32, 64, 128, 256}, nkeys[] = {256, 208};
+    for (int di = 0; di < 4; di++)
+        for (int ki = 0; ki < 2; ki++) {
+            const int dim = dims[di], rows = 90, R = 96, n = nkeys[ki];
+            const int64_t j0 = 512, j1 = j0 + n;
+            rng_state = 77u + (unsigned)(di * 2 + ki);
+            float *q = calloc((size_t)R * dim, 4), *kt = calloc((size_t)LDS * dim, 4), *v = calloc((size_t)LDS * dim, 4);
+            float *s = malloc((size_t)R * LDS * 4), *m = malloc(R * 4), *l = malloc(R * 4), *o = malloc((size_t)R * dim * 4);
+            float *m0 = malloc(R * 4), *l0 = malloc(R * 4), *o0 = malloc((size_t)R * dim * 4);
+            uint16_t *qa = calloc((size_t)R * dim, 2), *kb = calloc((size_t)LDS * dim, 2), *vb = calloc((size_t)LDS * dim, 2);
+            int64_t lo[96], hi[96];
+            float qs = 3.0f / sqrtf((float)dim);
+            for (int i = 0; i < rows * dim; i++) q[i] = gauss() * qs;
+            for (int i = 0; i < n * dim; i++) { kt[i] = gauss(); v[i] = gauss(); }
+            sac_round_bf16(q, rows * dim); sac_round_bf16(kt, n * dim); sac_round_bf16(v, n * dim);
+            for (int i = 0; i < R * LDS; i++) s[i] = NAN;
+            for (int r = 0; r < R; r++) {
+                int fresh = r % 3 == 0;
+                m[r] = r < rows ? (fresh ? -INFINITY : 2.0f + uniform()) : NAN;
+                l[r] = r < rows ? (fresh ? 0 : 3.0f + uniform()) : NAN;
+                for (int c = 0; c < dim; c++) o[r * dim + c] = r < rows ? (fresh ? 0 : gauss()) : NAN;
+                int a = (int)((uniform() + 1) * 100), b = n - (int)((uniform() + 1) * 60);
+                lo[r] = j0 + a - (r % 7 == 1 ? 1000 : 0);
+                hi[r] = j0 + b + (r % 5 == 2 ? 1000 : 0);
+                if (r % 11 == 4) lo[r] = hi[r] = j0 + 30;   /* empty */
+                if (r >= rows) { lo[r] = 0; hi[r] = 1 << 30; }   /* stale scratch: must be ignored */
+            }
+            memcpy(m0, m, R * 4); memcpy(l0, l, R * 4); memcpy(o0, o, (size_t)R * dim * 4);
+            int64_t ua = INT64_MAX;
+            for (int r = 0; r < rows; r++)
+                if (lo[r] < hi[r]) { int64_t a = lo[r] > j0 ? lo[r] : j0; if (a < ua) ua = a; }
+            /* q in packQueries' layout for sac_pack_query_rows_bf16 */
+            float *qt = calloc((size_t)R * dim, 4);
+            for (int r = 0; r < rows; r++)
+                for (int c = 0; c < dim; c++) qt[(r / 6) * 6 * dim + c * 6 + r % 6] = q[r * dim + c];
+            sac_pack_query_rows_bf16(qt, rows, dim, qa);
+            sac_pack_block_bf16(kt, v, dim, (int32_t)((ua - j0) / 16 * 16), n, kb, vb);
+            sac_block blk = {qa, kb, vb, lo, hi, s, m, l, o, j0, j1, rows, dim, LDS};
+            sac_attend_block_amx(&blk);
+            double worst = 0;
+            for (int r = 0; r < rows; r++) {
+                int64_t a = lo[r] > j0 ? lo[r] : j0, b = hi[r] < j1 ? hi[r] : j1;
+                double e = oracle_row_bf16_bound(q + r * dim, kt, v, dim, (int)(a - j0), (int)(b - j0), m0[r], l0[r],
+                                                 o0 + r * dim, m[r], l[r], o + r * dim);
+                if (!(e <= worst)) worst = e;
+            }
+            CHECK(worst <= 1, "amx d=%d keys=%d: error %.3g of the bf16 rounding bound vs float64", dim, n, worst);
+            printf("amx d=%d keys=%d: largest error %.2f of the bound\n", dim, n, worst);
+            int clean = 1;
+            for (int r = rows; r < R; r++) clean &= isnan(m[r]) && isnan(l[r]);
+            CHECK(clean, "amx d=%d: padding rows' m, l were written", dim);
+            free(q); free(kt); free(v); free(s); free(m); free(l); free(o); free(m0); free(l0); free(o0);
+            free(qa); free(kb); free(vb); free(qt);
+        }
+}
+
+int main(void) {
+    uint32_t mask = sac_cpu_isa_mask();
+    int avx512 = (mask & SA_CPU_AVX512) != 0, amx = (mask & SA_CPU_AMX_BF16) != 0;
+    printf("cpu_isa_mask 0x%x: avx512 kernel %s, amx kernel %s\n", (unsigned)mask,
+           avx512 ? "tested" : "NOT RUN (CPU lacks it)", amx ? "tested" : "NOT RUN (CPU lacks it)");
+    /* exp2 reference: exact at integers, 0 below -126, close to exp2 elsewhere */
+    double e2 = 0;
+    for (int i = -2000; i <= 2000; i++) {
+        float x = (float)i * 0.0613f;
+        double want = exp2((double)x), got = sac_exp2_ref(x);
+        if (x >= -126 && x <= 126) { double d = fabs(got - want) / want; if (d > e2) e2 = d; }
+    }
+    CHECK(e2 < 4e-7, "exp2 reference relative error %.3g", e2);
+    CHECK(sac_exp2_ref(-INFINITY) == 0 && sac_exp2_ref(-127) == 0 && sac_exp2_ref(3) == 8, "exp2 edges");
+    CHECK(sac_bf16_round_ref(1.00390625f) == 1.0f && sac_bf16_round_ref(1.01171875f) == 1.015625f,
+          "bf16 rounding to nearest even");
+
+    const int dims[] = {8, 40, 64, 72, 128, 136, 256};
+    for (int di = 0; di < 7; di++)
+        for (int fresh = 0; fresh < 2; fresh++)
+            for (int prec = 0; prec < 2; prec++) {
+                int dim = dims[di];
+                setup t;
+                rng_state = 1000u + 17u * (unsigned)di + 5u * (unsigned)fresh + (unsigned)prec;
+                make(&t, dim, fresh, prec);
+                state ref = run(&t, sac_rowtile_ref, prec);
+                double err = oracle_error(&t, &ref, prec);
+                CHECK(err < 2e-5, "reference d=%d fresh=%d bf16=%d: error %.3g vs float64", dim, fresh, prec, err);
+                if (prec) {   /* the bound the AMX kernel is held to holds for the reference too */
+                    double worst = 0;
+                    float qr[256];
+                    for (int r = 0; r < 6; r++) {
+                        int64_t lo = t.lo[r] > t.j0 ? t.lo[r] : t.j0, hi = t.hi[r] < t.j1 ? t.hi[r] : t.j1;
+                        for (int c = 0; c < dim; c++) qr[c] = t.q[c * 6 + r];
+                        double e = oracle_row_bf16_bound(qr, t.kt, t.v, dim, (int)(lo - t.j0), (int)(hi - t.j0), t.m[r],
+                                                         t.l[r], t.o + r * dim, ref.m[r], ref.l[r], ref.o + r * dim);
+                        if (!(e <= worst)) worst = e;
+                    }
+                    CHECK(worst <= 1, "reference d=%d fresh=%d: %.3g of the bf16 bound", dim, fresh, worst);
+                }
+                if (avx512) {
+                    state a = run(&t, sac_rowtile_avx512, prec);
+                    CHECK(same_state(&t, &a, &ref), "avx512 d=%d fresh=%d bf16=%d differs from the reference", dim, fresh, prec);
+                    double ea = oracle_error(&t, &a, prec);
+                    CHECK(ea < 2e-5, "avx512 d=%d: error %.3g vs float64", dim, ea);
+                    release_state(&a);
+                }
+                release_state(&ref);
+                release(&t);
+            }
+    if (amx) test_amx_blocks();
+    printf("%d checks, %d failed\n", n_checks, n_failed);
+    return n_failed ? 1 : 0;
+}
