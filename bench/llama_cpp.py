@@ -121,10 +121,10 @@ def main():
             toks = [x["tokens"] for x in runs if x["length"] == n and x["config"] == c]
             medians.setdefault(str(n), {})[c] = {"median_s": statistics.median(xs), "tokens": toks[0],
                                                  "tokens_per_s": toks[0] / statistics.median(xs)}
-    for n, row in medians.items():
+    for row in medians.values():
         stock = min(row[c]["median_s"] for c in ("fa-on", "fa-off") if c in row) if any(
             c in row for c in ("fa-on", "fa-off")) else None
-        for c, v in row.items():
+        for v in row.values():
             if stock:
                 v["speedup_vs_faster_stock"] = stock / v["median_s"]
     out = {"label": args.label, "model": os.path.basename(args.model), "threads": args.threads,

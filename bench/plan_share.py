@@ -52,9 +52,10 @@ def main():
                 row = {"build": name, "layer": layer, "threads": threads, "rounds": a.rounds,
                        **{k + "_s": v for k, v in med.items()}, "stage12_share": share}
                 results.append(row)
-                print(f"L{layer:02d} {threads} thr {name:>8}: call {med['total']:.4f} s, stage1 {med['stage1']:.4f} s, "
-                      f"stage2 {med['stage2']:.4f} s, stage1+2 {med['stage1'] + med['stage2']:.4f} s = {share:.1%} of the call",
-                      flush=True)
+                both = med['stage1'] + med['stage2']
+                print(f"L{layer:02d} {threads} thr {name:>8}: call {med['total']:.4f} s, "
+                      f"stage1 {med['stage1']:.4f} s, stage2 {med['stage2']:.4f} s, "
+                      f"stage1+2 {both:.4f} s = {share:.1%} of the call", flush=True)
     if a.json:
         with open(a.json, "w") as f:
             json.dump({"data": a.data, "results": results}, f, indent=1)

@@ -16,8 +16,9 @@ clang_format=${CLANG_FORMAT:-clang-format}
 failed=0
 fail() { echo "FAIL: $*" >&2; failed=1; }
 
-# Data, captured results and stored fuzz inputs are not text we write.
-mapfile -t files < <(git ls-files | grep -v -E '^(data|bench/results|Tests/fuzz/regressions)/|^LICENSE$' \
+# Data, captured results, stored fuzz inputs and patches (whose blank context lines are a single
+# space) are not text we write.
+mapfile -t files < <(git ls-files | grep -v -E '^(data|bench/results|Tests/fuzz/regressions)/|^LICENSE$|\.patch$' \
                      | while read -r f; do [ -f "$f" ] && ! [ -L "$f" ] && echo "$f"; done)
 mapfile -t text < <(for f in "${files[@]}"; do grep -Iq . "$f" 2> /dev/null && echo "$f"; done)
 
