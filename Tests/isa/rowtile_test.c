@@ -86,6 +86,18 @@ static state run(setup *t, sac_rowtile_fn fn, int round_p) {
     return st;
 }
 
+/* Scores s[a..b) of a row in float64 from its packed key tiles; returns their max with m0. */
+static double oracle_scores(const float *q, const float *kt, int dim, int a, int b, float m0, double *s) {
+    double mx = m0;
+    for (int j = a; j < b; j++) {
+        double acc = 0;
+        for (int c = 0; c < dim; c++) acc += (double)q[c] * kt[(j / 16) * 16 * dim + c * 16 + j % 16];
+        s[j] = acc;
+        if (acc > mx) mx = acc;
+    }
+    return mx;
+}
+
 /* float64 oracle of one row's step over keys [a, b) of the block: m' = max(m, max s),
    l' = l 2^(m-m') + sum 2^(s-m'), o' = o 2^(m-m') + sum p v with p = 2^(s-m'), or with bf16_p the
    kernel's own rounded p (got_p), which must be within half a bf16 step of it. Returns the error
@@ -95,13 +107,7 @@ static double oracle_row(const float *q, const float *kt, const float *v, int di
                          const float *got_p, int bf16_p) {
     if (a >= b)
         return m1 == m0 && l1 == l0 && memcmp(o1, o0, sizeof(float) * (size_t)dim) == 0 ? 0 : INFINITY;
-    double s[SAC_MAX_KEY_BLOCK], mx = m0;
-    for (int j = a; j < b; j++) {
-        double acc = 0;
-        for (int c = 0; c < dim; c++) acc += (double)q[c] * kt[(j / 16) * 16 * dim + c * 16 + j % 16];
-        s[j] = acc;
-        if (acc > mx) mx = acc;
-    }
+    double s[SAC_MAX_KEY_BLOCK], mx = oracle_scores(q, kt, dim, a, b, m0, s);
     double corr = exp2((double)m0 - mx), l = l0 * corr, o[256];
     for (int c = 0; c < dim; c++) o[c] = o0[c] * corr;
     for (int j = a; j < b; j++) {
@@ -127,13 +133,7 @@ static double oracle_row_bf16_bound(const float *q, const float *kt, const float
                                     float m0, float l0, const float *o0, float m1, float l1, const float *o1) {
     if (a >= b)
         return m1 == m0 && l1 == l0 && memcmp(o1, o0, sizeof(float) * (size_t)dim) == 0 ? 0 : INFINITY;
-    double s[SAC_MAX_KEY_BLOCK], mx = m0;
-    for (int j = a; j < b; j++) {
-        double acc = 0;
-        for (int c = 0; c < dim; c++) acc += (double)q[c] * kt[(j / 16) * 16 * dim + c * 16 + j % 16];
-        s[j] = acc;
-        if (acc > mx) mx = acc;
-    }
+    double s[SAC_MAX_KEY_BLOCK], mx = oracle_scores(q, kt, dim, a, b, m0, s);
     double corr = exp2((double)m0 - mx), l = l0 * corr, worst = 0;
     for (int j = a; j < b; j++) l += exp2(s[j] - mx);
     for (int c = 0; c < dim; c++) {
