@@ -105,6 +105,8 @@ def write_results(args, bpt, runs, lengths, configs):
            "machine": cpu_model(), "logical_cpus": os.cpu_count(), "date": time.strftime("%Y-%m-%d"),
            "bytes_per_token": bpt, "command": " ".join(sys.argv),
            "medians": medians_of(runs, lengths, configs), "runs": runs}
+    if getattr(args, "removed_runs", None):   # runs taken out by hand, each with the reason
+        out["removed_runs"] = args.removed_runs
     with open(args.out, "w") as f:
         json.dump(out, f, indent=2)
         f.write("\n")
@@ -126,6 +128,8 @@ def main():
                     help="first guess of the text's bytes per token; a calibration run corrects it")
     ap.add_argument("--label", default="", help="free text stored in the JSON (e.g. 'smoke test')")
     ap.add_argument("--out", default="bench/results/llama_cpp_prefill.json")
+    ap.add_argument("--resume", action="store_true",
+                    help="keep the runs already in --out (same prompts) and do only the missing ones")
     args = ap.parse_args()
 
     if args.text:
@@ -149,16 +153,25 @@ def main():
                 f.write(text[: int(n * bpt)])
         return paths
 
-    # Calibration (not recorded, also warms the page cache): the text's bytes per token.
-    prompts = write_prompts(args.bytes_per_token)
-    _, tokens, _ = run_once(args, configs[0], prompts[lengths[0]], 2 * lengths[0] + 64)
-    bpt = len(text[: int(lengths[0] * args.bytes_per_token)]) / tokens
-    prompts = write_prompts(bpt * 0.995)
     runs = []
+    if args.resume and os.path.exists(args.out):
+        with open(args.out) as f:
+            previous = json.load(f)
+        runs, bpt = previous["runs"], previous["bytes_per_token"]
+        args.removed_runs = previous.get("removed_runs", [])
+    else:
+        # Calibration (not recorded, also warms the page cache): the text's bytes per token.
+        prompts = write_prompts(args.bytes_per_token)
+        _, tokens, _ = run_once(args, configs[0], prompts[lengths[0]], 2 * lengths[0] + 64)
+        bpt = len(text[: int(lengths[0] * args.bytes_per_token)]) / tokens
+    prompts = write_prompts(bpt * 0.995)
+    done = {(x["round"], x["length"], x["config"]) for x in runs}
     for r in range(args.rounds):
         for n in lengths:
             order = configs[r % len(configs):] + configs[: r % len(configs)]
             for c in order:
+                if (r, n, c) in done:
+                    continue
                 seconds, tokens, summary = run_once(args, c, prompts[n], n + 64)
                 runs.append({"round": r, "length": n, "config": c, "seconds": seconds,
                              "tokens": tokens, "sampleattn": summary})
