@@ -20,6 +20,19 @@ func groupExponentials(_ group: Range<Int>, head: Int, problem pb: Problem, keys
     let qmul = pb.scale * Float(1.4426950408889634)   // log2(e): scores in log2 units
     let n = group.count, nPad = KernelTraits.roundUp(n, KernelTraits.rows)
     packQueries(pb.q, head: head, rows: group, scale: qmul, into: q, row: scores)
+    if let groupScores = KernelTable.sampleScores, let exp2Row = KernelTable.exp2Row {
+        let first = pb.position(ofRow: group.lowerBound)
+        var args = sac_sample_scores(q: q, kt: keys.kt, s: scores, rowmax: lse2, pos0: Int64(first),
+                                     rows: Int32(n), dim: Int32(dim), lds: Int32(lds))
+        groupScores(&args)
+        for r in 0..<n {
+            let row = scores + r * lds, rowMaximum = lse2[r]
+            let total = exp2Row(row, Int64(first + r + 1), rowMaximum)
+            lse2[r] = rowMaximum + log2f(total)
+            onRow(r, first + r, row, 1 / total)
+        }
+        return
+    }
     let lastKey = pb.position(ofRow: group.upperBound - 1)
     let tiles = KernelTraits.roundUp(lastKey + 1, KernelTraits.keyTile)
     var maxes = (F8(), F8(), F8(), F8(), F8(), F8())
