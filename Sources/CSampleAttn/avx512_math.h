@@ -9,16 +9,15 @@
 #define SAC_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx2,fma,f16c")))
 #define SAC_INLINE static inline __attribute__((always_inline))
 
-/* exp2v of VectorMath.swift on 16 lanes: clamp by compare+blend, the 1.5*2^23 rounding, the
-   degree-6 polynomial, exponent bits, 0 below -126. */
+/* exp2v of VectorMath.swift on 16 lanes, bit for bit: the clamp at 126 (NaN kept), the
+   1.5*2^23 rounding, the degree-6 polynomial, 0 below -126. The power of two is applied with
+   vscalefps (p * 2^n exactly, one rounding), which equals exp2v's multiply by the exponent bits
+   built from n, in 12 instructions instead of 19. */
 SAC_INLINE SAC_AVX512 __m512 exp2_16(__m512 x) {
-    const __m512 lo = _mm512_set1_ps(-126.0f), hi = _mm512_set1_ps(126.0f);
     const __m512 magic = _mm512_set1_ps(12582912.0f);
-    __mmask16 under = _mm512_cmp_ps_mask(x, lo, _CMP_LT_OQ);
-    __m512 xc = _mm512_mask_blend_ps(under, x, lo);
-    xc = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(hi, xc, _CMP_LT_OQ), xc, hi);
-    __m512 t = _mm512_add_ps(xc, magic);
-    __m512 n = _mm512_sub_ps(t, magic);
+    __mmask16 keep = _mm512_cmp_ps_mask(x, _mm512_set1_ps(-126.0f), _CMP_NLT_UQ);   /* NaN too */
+    __m512 xc = _mm512_min_ps(_mm512_set1_ps(126.0f), x);   /* vminps returns x when x is NaN */
+    __m512 n = _mm512_sub_ps(_mm512_add_ps(xc, magic), magic);
     __m512 f = _mm512_sub_ps(xc, n);
     __m512 p = _mm512_set1_ps(1.5403530393381606e-4f);
     p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.3333558146428443e-3f));
@@ -27,10 +26,7 @@ SAC_INLINE SAC_AVX512 __m512 exp2_16(__m512 x) {
     p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(0.2402265069591007f));
     p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(0.6931471805599453f));
     p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.0f));
-    __m512i bits = _mm512_slli_epi32(_mm512_add_epi32(_mm512_sub_epi32(_mm512_castps_si512(t),
-                       _mm512_set1_epi32(0x4B400000)), _mm512_set1_epi32(127)), 23);
-    __m512 r = _mm512_mul_ps(p, _mm512_castsi512_ps(bits));
-    return _mm512_mask_blend_ps(under, r, _mm512_setzero_ps());
+    return _mm512_maskz_scalef_ps(keep, p, n);
 }
 
 SAC_INLINE SAC_AVX512 float swift_max(float x, float y) { return y >= x ? y : x; }
