@@ -24,7 +24,7 @@ func runAttention(_ pb: Problem, _ plan: Plan, threads: Int, ws: Workspace) thro
             .reduce(0) { $0 + PackedKV.paddedKeys(plan.heads[g * G + $1].indices.count) }
         panelKeys = max(panelKeys, total)
     }
-    let packed = try PackedKV.allocate(keys: sk, dim: dim, withValues: true, in: ws, what: "packed keys/values")
+    var packed = try PackedKV.allocate(keys: sk, dim: dim, withValues: true, in: ws, what: "packed keys/values")
     let panelStore = try PackedKV.allocate(keys: panelKeys, dim: dim, withValues: true, in: ws, what: "stripe panels")
     // Keys as plain rows for the per-row dot products of diagonal stripes.
     let withDiagonals = plan.heads.contains { !$0.diagonals.isEmpty && !$0.dense }
@@ -34,6 +34,8 @@ func runAttention(_ pb: Problem, _ plan: Plan, threads: Int, ws: Workspace) thro
     let selected = try ws.allocate(withDiagonals ? try checkedProduct(G, sk, what: "index maps") : 1,
                                    of: UInt8.self, what: "index maps")
     let kernels = KernelTable(bf16Products: plan.params.bf16Products, dim: dim)
+    // The AMX kernel's bf16 copy of each K/V head, packed once instead of once per query block.
+    if kernels.bf16Operands { packed.bf16 = try PackedBF16.allocate(for: packed, in: ws) }
     let bf16 = plan.params.bf16Products
     let floatsPerWorker = BlockScratch.floatsPerWorker(dim: dim, kernels: kernels)
     let floats = try ws.allocate(try checkedProduct(threads, floatsPerWorker, what: "kernel scratch"), of: Float.self, what: "kernel scratch")
@@ -44,6 +46,7 @@ func runAttention(_ pb: Problem, _ plan: Plan, threads: Int, ws: Workspace) thro
     for kvHead in 0..<pb.hkv {
         packed.fillParallel(from: pb.k, vView, head: kvHead, indices: nil, threads: threads,
                             rows: floats, roundToBF16: bf16)
+        packed.bf16?.fill(from: packed, threads: threads)
         if let rowKeys {
             parallelFor(threads: threads, tasks: (sk + 1023) / 1024) { t, _ in
                 for j in t * 1024..<min(sk, (t + 1) * 1024) {
