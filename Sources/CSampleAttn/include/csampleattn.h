@@ -52,6 +52,11 @@ double sac_now_seconds(void);
 /* Atomic compare-and-swap of *flag from 0 to 1: returns 1 when taken. */
 int32_t sac_try_acquire(int32_t *flag);
 void sac_release(int32_t *flag);
+/* Ordered hand-over between tasks: wait until *turn == k (acquire; spins, then yields), and
+   set *turn = k (release). A task may only wait for a turn that an earlier-claimed task passes
+   (sac_parallel_for hands tasks out in increasing order), so the wait always ends. */
+void sac_wait_turn(const int32_t *turn, int32_t k);
+void sac_pass_turn(int32_t *turn, int32_t k);
 
 /* Static message of a status code (the table behind sa_status_string). */
 const char *sac_status_message(int32_t status);
