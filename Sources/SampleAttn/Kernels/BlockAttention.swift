@@ -77,8 +77,8 @@ func attendPanel(_ panel: PackedKV, rows: Int, _ w: BlockScratch) {
         let j1 = min(j0 + lds, KernelTraits.roundUp(maxHi, kt))
         if let block = w.kernels.block {
             // The panel's bf16 copy where the block's 32-key value chunks end inside the block or
-            // at the copy's zero end (a zero probability never meets a key past the block);
-            // else this block, packed here.
+            // run into the copy's zero tail (a zero probability never meets a key past the
+            // block, nor memory past the copy); else this block, packed here.
             var kb = w.kb, vb = w.vb
             if let bf16 = panel.bf16, (j1 - j0) % 32 == 0 || j1 >= bf16.keys {
                 kb = bf16.kb + j0 * dim

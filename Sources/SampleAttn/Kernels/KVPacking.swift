@@ -65,16 +65,18 @@ struct PackedKV {
 
 /// A whole panel's keys and values in sac_pack_block_bf16's layouts from its first key (keys in
 /// pairs of dims per 16-key tile, values in pairs of keys), so the AMX kernel reads a key block
-/// at an offset instead of packing it for every query block. Zero past `keys` up to 32 keys.
+/// at an offset instead of packing it for every query block. 32 zero keys follow `keys`: the
+/// kernel reads values in 32-key chunks counted from the block's first key, which may lie 16 keys
+/// past a multiple of 32, so a block ending at `keys` reads up to 16 keys past it.
 struct PackedBF16 {
     let kb: UnsafeMutablePointer<UInt16>
     let vb: UnsafeMutablePointer<UInt16>
-    let keys: Int   // padded keys from the first one to the end of the packed storage
+    let keys: Int   // padded keys from the first one to the end of the packed keys (zero after)
 
     /// Room for the bf16 copy of `panel` (filled by fill(from:threads:)).
     static func allocate(for panel: PackedKV, in ws: Workspace) throws -> PackedBF16 {
         let padded = PackedKV.paddedKeys(panel.keys)
-        let n = try checkedProduct(KernelTraits.roundUp(padded, 32), panel.dim, what: "bf16 keys/values")
+        let n = try checkedProduct(padded + 32, panel.dim, what: "bf16 keys/values")
         return PackedBF16(kb: try ws.allocate(n, of: UInt16.self, zeroed: true, what: "bf16 keys"),
                           vb: try ws.allocate(n, of: UInt16.self, zeroed: true, what: "bf16 values"), keys: padded)
     }
