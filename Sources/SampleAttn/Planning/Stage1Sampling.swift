@@ -9,58 +9,58 @@ import CSampleAttn
 
 /// Scores of one group of adjacent query rows against all their causal keys, turned into
 /// 2^(s - rowmax) in place (row r of the group at scores + r * roundUp(sk, 16), keys 0...p).
-/// Stores per row the log2-sum-exp2; once every row's exponentials are in place calls ready(),
-/// then onRow(r, position, row, 1 / sum) for the rows in order. `scores` holds
-/// [roundUp(groupSize, 6) x roundUp(sk, 16)] floats.
+/// Once every row's scores and max are in place calls ready(); then per row, in order, takes its
+/// exponentials, stores its log2-sum-exp2 and calls onRow(r, position, row, 1 / sum) while the row
+/// is still in cache. `scores` holds [roundUp(groupSize, 6) x roundUp(sk, 16)] floats.
 func groupExponentials(_ group: Range<Int>, head: Int, problem pb: Problem, keys: PackedKV,
                        q: UnsafeMutablePointer<Float>, scores: UnsafeMutablePointer<Float>,
                        lse2: UnsafeMutablePointer<Float>, ready: () -> Void = {},
                        onRow: (Int, Int, UnsafeMutablePointer<Float>, Float) -> Void) {
     let dim = pb.dim, lds = PackedKV.paddedKeys(pb.sk)
     let qmul = pb.scale * Float(1.4426950408889634)   // log2(e): scores in log2 units
-    let n = group.count, nPad = KernelTraits.roundUp(n, KernelTraits.rows)
-    let first = pb.position(ofRow: group.lowerBound)
+    let n = group.count, first = pb.position(ofRow: group.lowerBound)
     packQueries(pb.q, head: head, rows: group, scale: qmul, into: q, row: scores)
-    withUnsafeTemporaryAllocation(of: Float.self, capacity: n) { inv in
-        if let groupScores = KernelTable.sampleScores, let exp2Row = KernelTable.exp2Row {
-            var args = sac_sample_scores(q: q, kt: keys.kt, s: scores, rowmax: lse2, pos0: Int64(first),
-                                         rows: Int32(n), dim: Int32(dim), lds: Int32(lds))
-            groupScores(&args)
-            for r in 0..<n {
-                let rowMaximum = lse2[r], total = exp2Row(scores + r * lds, Int64(first + r + 1), rowMaximum)
-                lse2[r] = rowMaximum + log2f(total)
-                inv[r] = 1 / total
+    // The row maxima go to lse2 until each row's sum is known.
+    if let groupScores = KernelTable.sampleScores {
+        var args = sac_sample_scores(q: q, kt: keys.kt, s: scores, rowmax: lse2, pos0: Int64(first),
+                                     rows: Int32(n), dim: Int32(dim), lds: Int32(lds))
+        groupScores(&args)
+    } else {
+        groupScoresSwift(n, first: first, dim: dim, lds: lds, keys: keys, q: q, scores: scores, rowMax: lse2)
+    }
+    ready()
+    for r in 0..<n {
+        let row = scores + r * lds, rowMaximum = lse2[r], p = first + r
+        let total = KernelTable.exp2Row.map { $0(row, Int64(p + 1), rowMaximum) } ?? exp2InPlace(row, 0, p + 1, shift: rowMaximum)
+        lse2[r] = rowMaximum + log2f(total)
+        onRow(r, p, row, 1 / total)
+    }
+}
+
+/// The Swift kernels' group scores (sac_sample_scores' contract): rows of 6 against key tiles,
+/// tiles every row of a row tile sees in full folding their max into registers, the causal edge
+/// taken exactly.
+private func groupScoresSwift(_ n: Int, first: Int, dim: Int, lds: Int, keys: PackedKV, q: UnsafeMutablePointer<Float>,
+                              scores: UnsafeMutablePointer<Float>, rowMax rowMaxima: UnsafeMutablePointer<Float>) {
+    let tiles = KernelTraits.roundUp(first + n, KernelTraits.keyTile)
+    var maxes = (F8(), F8(), F8(), F8(), F8(), F8())
+    var rt = 0
+    while rt < n {
+        let full = min(tiles, (first + rt + 1) / KernelTraits.keyTile * KernelTraits.keyTile)
+        withUnsafeMutableBytes(of: &maxes) { raw in
+            let m = raw.baseAddress!.assumingMemoryBound(to: F8.self)
+            m.update(repeating: F8(repeating: -.infinity), count: KernelTraits.rows)
+            var t = 0
+            while t < tiles {
+                scoreTile(q + rt * dim, keys.tile(at: t), dim, scores + rt * lds + t, lds, rowMax: t < full ? m : nil)
+                t += KernelTraits.keyTile
             }
-        } else {
-            let tiles = KernelTraits.roundUp(first + n, KernelTraits.keyTile)
-            var maxes = (F8(), F8(), F8(), F8(), F8(), F8())
-            var rt = 0
-            while rt < nPad {
-                // Tiles every row of this row tile sees in full fold their max into `maxes`; the
-                // rest (the causal edge) is taken exactly.
-                let full = min(tiles, (first + rt + 1) / KernelTraits.keyTile * KernelTraits.keyTile)
-                withUnsafeMutableBytes(of: &maxes) { raw in
-                    let m = raw.baseAddress!.assumingMemoryBound(to: F8.self)
-                    m.update(repeating: F8(repeating: -.infinity), count: KernelTraits.rows)
-                    var t = 0
-                    while t < tiles {
-                        scoreTile(q + rt * dim, keys.tile(at: t), dim, scores + rt * lds + t, lds, rowMax: t < full ? m : nil)
-                        t += KernelTraits.keyTile
-                    }
-                    for r in rt..<min(rt + KernelTraits.rows, n) {
-                        let p = first + r
-                        let row = scores + r * lds
-                        let rowMaximum = full > p ? rowMax(row, 0, p + 1) : max(hmax(m[r - rt]), rowMax(row, full, p + 1))
-                        let total = exp2InPlace(row, 0, p + 1, shift: rowMaximum)
-                        lse2[r] = rowMaximum + log2f(total)
-                        inv[r] = 1 / total
-                    }
-                }
-                rt += KernelTraits.rows
+            for r in rt..<min(rt + KernelTraits.rows, n) {
+                let p = first + r, row = scores + r * lds
+                rowMaxima[r] = full > p ? rowMax(row, 0, p + 1) : max(hmax(m[r - rt]), rowMax(row, full, p + 1))
             }
         }
-        ready()
-        for r in 0..<n { onRow(r, first + r, scores + r * lds, inv[r]) }
+        rt += KernelTraits.rows
     }
 }
 
