@@ -63,6 +63,16 @@ def completion(args, config, prompt_file, n_ctx, n_predict=1):
     return float(m.group(1)) / 1000.0, int(m.group(2)), p.stdout, summary
 
 
+def add_runner_args(ap):
+    """The options completion() reads: binaries, model, threads, batch sizes and alpha."""
+    ap.add_argument("--bin", required=True, help="folder with llama-completion (build.sh OUT_DIR/bin)")
+    ap.add_argument("--model", required=True)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--batch", type=int, default=2048)
+    ap.add_argument("--ubatch", type=int, default=512)
+    ap.add_argument("--alpha", type=float, default=0.95)
+
+
 def run_once(args, config, prompt_file, n_ctx):
     seconds, tokens, _, summary = completion(args, config, prompt_file, n_ctx)
     return seconds, tokens, summary
@@ -99,14 +109,14 @@ def medians_of(runs, lengths, configs):
     return medians
 
 
-def write_results(args, bpt, runs, lengths, configs):
+def write_results(args, bpt, runs, removed, lengths, configs):
     out = {"label": args.label, "model": os.path.basename(args.model), "threads": args.threads,
            "batch": args.batch, "ubatch": args.ubatch, "alpha": args.alpha, "rounds": args.rounds,
            "machine": cpu_model(), "logical_cpus": os.cpu_count(), "date": time.strftime("%Y-%m-%d"),
            "bytes_per_token": bpt, "command": " ".join(sys.argv),
            "medians": medians_of(runs, lengths, configs), "runs": runs}
-    if getattr(args, "removed_runs", None):   # runs taken out by hand, each with the reason
-        out["removed_runs"] = args.removed_runs
+    if removed:   # runs taken out by hand, each with the reason
+        out["removed_runs"] = removed
     with open(args.out, "w") as f:
         json.dump(out, f, indent=2)
         f.write("\n")
@@ -114,16 +124,11 @@ def write_results(args, bpt, runs, lengths, configs):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--bin", required=True, help="folder with llama-completion (build.sh OUT_DIR/bin)")
-    ap.add_argument("--model", required=True)
+    add_runner_args(ap)
     ap.add_argument("--text", help="prompt text file (default: CPython's stdlib sources)")
     ap.add_argument("--lengths", default="4096,8192,16384,32768", help="target prompt tokens")
     ap.add_argument("--configs", default="fa-on,fa-off,dense,sample")
     ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--batch", type=int, default=2048)
-    ap.add_argument("--ubatch", type=int, default=512)
-    ap.add_argument("--alpha", type=float, default=0.95)
     ap.add_argument("--bytes-per-token", type=float, default=3.6,
                     help="first guess of the text's bytes per token; a calibration run corrects it")
     ap.add_argument("--label", default="", help="free text stored in the JSON (e.g. 'smoke test')")
@@ -153,12 +158,12 @@ def main():
                 f.write(text[: int(n * bpt)])
         return paths
 
-    runs = []
+    runs, removed = [], []
     if args.resume and os.path.exists(args.out):
         with open(args.out) as f:
             previous = json.load(f)
         runs, bpt = previous["runs"], previous["bytes_per_token"]
-        args.removed_runs = previous.get("removed_runs", [])
+        removed = previous.get("removed_runs", [])
     else:
         # Calibration (not recorded, also warms the page cache): the text's bytes per token.
         prompts = write_prompts(args.bytes_per_token)
@@ -177,7 +182,7 @@ def main():
                              "tokens": tokens, "sampleattn": summary})
                 print(f"round {r} length {n} {c}: {seconds:.2f} s for {tokens} tokens", flush=True)
                 # Written after every run: a long sweep that is cut short keeps what it measured.
-                write_results(args, bpt, runs, lengths, configs)
+                write_results(args, bpt, runs, removed, lengths, configs)
 
     shutil.rmtree(work)
     print(json.dumps(medians_of(runs, lengths, configs), indent=2))

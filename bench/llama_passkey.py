@@ -36,16 +36,11 @@ def prompt(n_tokens, depth, key, bytes_per_token):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--bin", required=True, help="folder with llama-completion (build.sh OUT_DIR/bin)")
-    ap.add_argument("--model", required=True)
+    llama_cpp.add_runner_args(ap)
     ap.add_argument("--lengths", default="8192,16384", help="target prompt tokens")
     ap.add_argument("--depths", default="0.1,0.5,0.9")
     ap.add_argument("--configs", default="fa-on,dense,sample")
     ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--batch", type=int, default=2048)
-    ap.add_argument("--ubatch", type=int, default=512)
-    ap.add_argument("--alpha", type=float, default=0.95)
     ap.add_argument("--bytes-per-token", type=float, default=4.4,
                     help="the filler's bytes per token (Qwen2.5's tokenizer: about 4.4)")
     ap.add_argument("--out", default="bench/results/llama_cpp_passkey.json")
