@@ -144,6 +144,8 @@ def main(argv=None):
     ap.add_argument("--prompts", type=Path, default=None, help="run saved prompts (JSON lines)")
     ap.add_argument("--write-prompts", type=Path, default=None)
     ap.add_argument("--json", type=Path, default=HERE / "results" / "ruler.json")
+    ap.add_argument("--resume", action="store_true",
+                    help="keep the rows already in --json and run only the missing ones")
     args = ap.parse_args(argv)
 
     import torch
@@ -161,10 +163,26 @@ def main(argv=None):
     methods = register_methods(args.methods.split(","))
     prefills = [0 if p == "oneshot" else int(p) for p in args.prefill.split(",")]
     rows, t_start = [], time.time()
+    if args.resume and args.json.exists():
+        rows = json.loads(args.json.read_text())["rows"]
+    done = {(r["task"], r["length"], r["seed"], r["prefill"], r["method"]) for r in rows}
+
+    def write():
+        """The JSON after every prompt, so a run cut short keeps what it measured."""
+        result = dict(schema_version=1, model=str(gguf.name), command=" ".join(sys.argv),
+                      machine=dict(cpu=platform.processor() or platform.machine(), nproc=os.cpu_count(),
+                                   torch_threads=torch.get_num_threads()),
+                      seconds=time.time() - t_start, summary=summarize(rows), rows=rows)
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(result, indent=1))
+        return result
+
     for i, s in enumerate(prompts):
         ids = prompt_ids(tok, s)
         for chunk in prefills:
             for m, (impl, fn) in methods.items():      # methods alternate prompt by prompt
+                if (s["task"], s["length"], s["seed"], "oneshot" if chunk == 0 else str(chunk), m) in done:
+                    continue
                 model.set_attn_implementation(impl)
                 if fn is not None:
                     fn.reset()
@@ -183,6 +201,7 @@ def main(argv=None):
                 log("[%d/%d] %-16s %5d tok %-8s %-7s score %.2f %5.1fs  %r"
                     % (i + 1, len(prompts), s["task"], ids.shape[1], rows[-1]["prefill"], m,
                        rows[-1]["score"], sec, out[:60]))
+        write()
     model.set_attn_implementation("sdpa")
     table = summarize(rows)
     for t in table:
@@ -191,12 +210,7 @@ def main(argv=None):
             t["overall"]["correct"], *t["overall"]["wilson95"],
             "" if t["mean_density"] is None else "  density %.3f" % t["mean_density"],
             " ".join("%s %.0f" % (k, v["score"]) for k, v in t["tasks"].items())))
-    result = dict(schema_version=1, model=str(gguf.name), command=" ".join(sys.argv),
-                  machine=dict(cpu=platform.processor() or platform.machine(), nproc=os.cpu_count(),
-                               torch_threads=torch.get_num_threads()),
-                  seconds=time.time() - t_start, summary=table, rows=rows)
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(result, indent=1))
+    result = write()
     log("wrote", args.json)
     return result
 
