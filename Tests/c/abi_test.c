@@ -28,7 +28,7 @@ LAYOUT(sa_tensor, head_dim, 32);
 LAYOUT(sa_tensor, stride_token, 40);
 LAYOUT(sa_tensor, stride_head, 48);
 
-_Static_assert(sizeof(sa_params) == 80 && _Alignof(sa_params) == 4, "sa_params size");
+_Static_assert(sizeof(sa_params) == 88 && _Alignof(sa_params) == 4, "sa_params size");
 LAYOUT(sa_params, struct_size, 0);
 LAYOUT(sa_params, mode, 4);
 LAYOUT(sa_params, alpha, 8);
@@ -49,6 +49,8 @@ LAYOUT(sa_params, chunk_n, 64);
 LAYOUT(sa_params, block_size, 68);
 LAYOUT(sa_params, alpha_correction, 72);   /* 72 = the 0.1 size */
 LAYOUT(sa_params, precision, 76);
+LAYOUT(sa_params, min_window, 80);
+LAYOUT(sa_params, rank_prior_rows, 84);
 
 _Static_assert(sizeof(sa_stats) == 96 && _Alignof(sa_stats) == 8, "sa_stats size");
 LAYOUT(sa_stats, struct_size, 0);
@@ -265,6 +267,8 @@ static void test_params_default(void) {
           (int)p.max_stripes, (int)p.sample_group, (int)p.max_diagonals);
     CHECK(p.alpha_correction == 2.0f, "alpha_correction %g", p.alpha_correction);
     CHECK(p.precision == SA_PRECISION_F32, "precision %d", (int)p.precision);
+    CHECK(p.min_window == 64 && p.rank_prior_rows == 16, "min_window %d rank_prior_rows %d", (int)p.min_window,
+          (int)p.rank_prior_rows);
     (sa_params_default)(NULL);   /* no-op (the function: the macro would take sizeof *NULL) */
     CHECK(1, "sa_params_default(NULL)");
 }
@@ -275,8 +279,8 @@ static void test_params_init(void) {
     unsigned char buf[sizeof(sa_params) + 64];
     sa_params ref;
     sa_params_default(&ref);
-    const size_t sizes[] = {40, 52, 72, 76, sizeof(sa_params), sizeof(sa_params) + 28};
-    for (int i = 0; i < 6; i++) {
+    const size_t sizes[] = {40, 52, 72, 76, 80, 84, sizeof(sa_params), sizeof(sa_params) + 28};
+    for (int i = 0; i < 8; i++) {
         size_t n = sizes[i];
         memset(buf, 0xA5, sizeof buf);
         sa_status s = sa_params_init((sa_params *)(void *)buf, n);
@@ -461,6 +465,10 @@ static void test_errors(void) {
     sa_params_default(&p); p.alpha = 2;
     EXPECT_FAIL(sa_attention(ctx, &p, &q.view, &k.view, &v.view, &out.view, NULL, NULL), SA_ERR_INVALID_PARAM);
     sa_params_default(&p); p.precision = 2;
+    EXPECT_FAIL(sa_attention(ctx, &p, &q.view, &k.view, &v.view, &out.view, NULL, NULL), SA_ERR_INVALID_PARAM);
+    sa_params_default(&p); p.min_window = -1;
+    EXPECT_FAIL(sa_attention(ctx, &p, &q.view, &k.view, &v.view, &out.view, NULL, NULL), SA_ERR_INVALID_PARAM);
+    sa_params_default(&p); p.rank_prior_rows = -1;
     EXPECT_FAIL(sa_attention(ctx, &p, &q.view, &k.view, &v.view, &out.view, NULL, NULL), SA_ERR_INVALID_PARAM);
     sa_params_default(&p); p.mode = 7;
     EXPECT_FAIL(sa_attention(ctx, &p, &q.view, &k.view, &v.view, &out.view, NULL, NULL), SA_ERR_INVALID_MODE);
