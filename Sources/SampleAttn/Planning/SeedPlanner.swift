@@ -84,9 +84,10 @@ func buildSeedPlan(_ pb: Problem, _ params: Params, threads: Int, ws: Workspace,
             choices[hl] = choice.choice
         }
         if params.shareKVGroup {
+            // A head keeps the group's diagonals outside its own window (one inside it is kept).
             let columns = groupUnion((0..<G).map { chosen[$0].columns })
             let diagonals = groupUnion((0..<G).map { chosen[$0].diagonals })
-            for hl in 0..<G { chosen[hl] = (columns, diagonals) }
+            for hl in 0..<G { chosen[hl] = (columns, diagonals.filter { $0 >= windows[choices[hl]] }) }
         }
         // Each head's plan, its kept entries and (for sa_attention) its estimated CRA, one task
         // per head; then the serial policy.

@@ -15,6 +15,12 @@ private func forcedSinkMass(_ columnMass: UnsafePointer<Float>, sinks: Int) -> D
 /// Selected stripes of one head: key columns (sinks excluded) and diagonal offsets, ascending.
 typealias Stripes = (columns: [Int], diagonals: [Int])
 
+/// A selection's stripes and whether they reached alpha (the candidates can run out first).
+struct StripeSelection {
+    var stripes: Stripes
+    var reachedAlpha: Bool
+}
+
 /// Selected stripes of one head: columns (ascending, sinks excluded) and diagonal offsets
 /// (ascending, each >= window).
 /// - columnMass: sampled mass per key outside each row's window ([sk]).
@@ -30,7 +36,7 @@ typealias Stripes = (columns: [Int], diagonals: [Int])
 func selectStripes(columnMass: UnsafePointer<Float>, sk: Int, window: Int, windowMass: Double,
                    rows: [Int], positions: [Int], entries: SampledEntries?, index: EntryIndex? = nil,
                    alpha: Float, sinks: Int, minStripes: Int, maxStripes: Int, maxDiagonals: Int,
-                   credit: UnsafePointer<Float>? = nil, priorRows: Double = 0) -> Stripes {
+                   credit: UnsafePointer<Float>? = nil, priorRows: Double = 0) -> StripeSelection {
     let firstCandidate = min(sinks, sk)
     let endCandidate = max(firstCandidate, sk - window)
     // alpha applies to the mass outside the forced sinks: heads that park most of their
@@ -132,7 +138,8 @@ func selectStripes(columnMass: UnsafePointer<Float>, sk: Int, window: Int, windo
         }
     }
     // Ascending from the flags: a scan of the candidates costs less than sorting the picks.
-    return ((firstCandidate..<endCandidate).filter { taken[$0] }, diagonals.sorted())
+    return StripeSelection(stripes: ((firstCandidate..<endCandidate).filter { taken[$0] }, diagonals.sorted()),
+                           reachedAlpha: kept >= target)
 }
 
 /// One fold of the held-out check (the sampled rows at one offset mod 4 in their groups): its
@@ -153,7 +160,7 @@ struct HeadSelection {
     let params: Params
 
     func select(columnMass: UnsafePointer<Float>, rows: [Int], alpha: Float, window: Int, windowMass: Double,
-                credit: UnsafePointer<Float>? = nil) -> Stripes {
+                credit: UnsafePointer<Float>? = nil) -> StripeSelection {
         selectStripes(columnMass: columnMass, sk: sk, window: window, windowMass: windowMass,
                       rows: rows, positions: positions, entries: entries, index: index, alpha: alpha, sinks: sinks,
                       minStripes: params.minStripes, maxStripes: params.maxStripes,
@@ -168,7 +175,7 @@ struct HeadSelection {
     func heldOut(_ fold: SampleFold, others: UnsafeMutablePointer<Float>) -> HeldOutFold {
         for j in 0..<sk { others[j] = stats.columnMass[j] - fold.columnMass[j] }
         let pick = select(columnMass: others, rows: fold.otherRows, alpha: params.alpha, window: window,
-                          windowMass: stats.windowMass(of: fold.otherRows))
+                          windowMass: stats.windowMass(of: fold.otherRows)).stripes
         let kept = estimatedKept(indices: pick.columns, diagonals: pick.diagonals, columnMass: fold.columnMass,
                                  windowMass: stats.windowMass(of: fold.rows), rows: fold.rows,
                                  positions: positions, entries: entries, sk: sk)
@@ -178,7 +185,8 @@ struct HeadSelection {
     /// The head's mask: alpha raised by alpha_correction x the held-out shortfall (up to 1; with
     /// fewer than 2 folds, or a correction of 0, the paper's rule); then, for each candidate
     /// window, the stripes that reach it with that window's mass, and the candidate that keeps
-    /// the fewest entries (the earlier on a tie). Columns are ranked by their sampled mass outside
+    /// the fewest entries (the earlier on a tie) among those that reach it (stage 1's window
+    /// always qualifies: the paper's mask when nothing reaches alpha). Columns are ranked by their sampled mass outside
     /// the candidate, or, for a window narrower than stage 1's, outside stage 1's and credited
     /// with what they keep of the bands given up (a band near a sampled group is seen by that
     /// group alone, and would buy columns that help no other row). `folds` are heldOut's results
@@ -196,9 +204,11 @@ struct HeadSelection {
         for choice in bands.windows.indices {
             let w = bands.windows[choice]
             let narrower = choice > bands.full
-            let stripes = select(columnMass: narrower ? UnsafePointer(stats.columnMass) : columnMass(choice: choice, scratch: scratch),
-                                 rows: allRows, alpha: alpha, window: w, windowMass: stats.windowMass(of: allRows, choice: choice),
-                                 credit: narrower ? bandMass(choice: choice, scratch: scratch) : nil)
+            let selection = select(columnMass: narrower ? UnsafePointer(stats.columnMass) : columnMass(choice: choice, scratch: scratch),
+                                   rows: allRows, alpha: alpha, window: w, windowMass: stats.windowMass(of: allRows, choice: choice),
+                                   credit: narrower ? bandMass(choice: choice, scratch: scratch) : nil)
+            if !selection.reachedAlpha && choice != bands.full { continue }
+            let stripes = selection.stripes
             let head = HeadPlan(dense: false, window: w, indices: Array(0..<sinks) + stripes.columns, keptEntries: 0,
                                 causalEntries: 0, craMean: 0, craMin: 0, diagonals: stripes.diagonals)
             let kept = head.seedKeptEntries(sq: sq, sk: sk)

@@ -18,10 +18,11 @@ struct WindowBands {
     var count: Int { windows.count - 1 }
 
     /// The candidate windows around stage 1's `window` and its index among them: up to `wider`
-    /// doublings below sk, and (min_window > 0) halvings down to min_window.
+    /// doublings below sk, and (min_window > 0) halvings down to min_window. A window that
+    /// covers every key is the only one (window_ratio 1 keeps everything).
     static func windows(from window: Int, minWindow: Int, wider: Int, sk: Int) -> (windows: [Int], full: Int) {
         var out = [window]
-        guard minWindow > 0 else { return (out, 0) }
+        guard minWindow > 0, window < sk else { return (out, 0) }
         while out.count <= wider && 2 * out[0] < sk { out.insert(2 * out[0], at: 0) }
         let full = out.count - 1
         while (out.last! + 1) / 2 >= minWindow { out.append((out.last! + 1) / 2) }
