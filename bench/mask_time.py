@@ -58,9 +58,9 @@ def main():
                        "stage1_ms": statistics.median(s[0] for s in stages[name]) * 1e3,
                        "stage2_ms": statistics.median(s[1] for s in stages[name]) * 1e3}
                 rows.append(row)
-                print(f"L{layer:02d} {row['tokens']:6d} t{threads:<3d} {name:32s} {ms:9.1f} ms  x{row['ratio_vs_dense']:5.2f}"
-                      f"  stage1 {row['stage1_ms']:7.1f} ms  stage2 {row['stage2_ms']:7.1f} ms  density {row['density']:.3f}",
-                      flush=True)
+                print(f"L{layer:02d} {row['tokens']:6d} t{threads:<3d} {name:32s} {ms:9.1f} ms"
+                      f"  x{row['ratio_vs_dense']:5.2f}  stage1 {row['stage1_ms']:7.1f} ms"
+                      f"  stage2 {row['stage2_ms']:7.1f} ms  density {row['density']:.3f}", flush=True)
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"data": args.data, "git": git_revision(), "machine": platform.machine(),

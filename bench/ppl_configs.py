@@ -3,8 +3,9 @@
 For choosing defaults: each setting is a JSON object of `sampleattn.hf.register` options (alpha,
 mode, window_ratio, alpha_correction, ...) with a "name"; the name "dense" is transformers' sdpa.
 Prints perplexity, forward time, the NLL of each eighth of the text, and the sparse plans'
-density (with --json, also into a results file). Texts: "code" / "prose" (e2e.py's), or "files:A,B,..." (paths; relative ones are taken
-from Python's standard library), for texts no default was chosen on.
+density (with --json, also into a results file). Texts: "code" / "prose" (e2e.py's), or
+"files:A,B,..." (paths; relative ones are taken from Python's standard library), for texts no
+default was chosen on.
 
     SAMPLEATTN_LIBRARY=build/libsampleattn.so.0 python bench/ppl_configs.py \\
         --model smollm2-135m --tokens 4096 --text files:typing.py,argparse.py \\
@@ -71,7 +72,8 @@ def main():
         if a.json:   # after every setting, so a long run that is cut short keeps what it measured
             with open(a.json, "w") as f:
                 json.dump({"command": " ".join(sys.argv), "model": a.model, "tokens": int(ids.shape[1]),
-                           "text": a.text, "threads": a.threads, "machine": e2e.machine_info(), "results": results}, f, indent=1)
+                           "text": a.text, "threads": a.threads, "machine": e2e.machine_info(),
+                           "results": results}, f, indent=1)
 
 
 if __name__ == "__main__":
