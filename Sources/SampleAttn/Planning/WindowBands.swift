@@ -25,7 +25,7 @@ struct WindowBands {
         guard minWindow > 0, window < sk else { return (out, 0) }
         while out.count <= wider && 2 * out[0] < sk { out.insert(2 * out[0], at: 0) }
         let full = out.count - 1
-        while (out.last! + 1) / 2 >= minWindow { out.append((out.last! + 1) / 2) }
+        while out.last! > 1 && (out.last! + 1) / 2 >= minWindow { out.append((out.last! + 1) / 2) }
         return (out, full)
     }
 

@@ -218,7 +218,8 @@ def test_per_head_window_is_one_of_the_candidates(rng):
     exact over each head's own mask."""
     s, h_q, h_kv, d = 600, 4, 2, 64
     q, k, v = ref.random_qkv(rng, s, s, h_q, h_kv, d)
-    for min_window, allowed in ((8, {120, 60, 30, 15, 8}), (40, {120, 60}), (0, {60})):
+    for min_window, allowed in ((8, {120, 60, 30, 15, 8}), (40, {120, 60}), (0, {60}),
+                                (1, {120, 60, 30, 15, 8, 4, 2, 1})):
         out, plan = sampleattn.attention(q, k, v, window_ratio=0.1, min_window=min_window,
                                          return_plan=True, **SPARSE)
         with plan:
