@@ -51,8 +51,9 @@ test-static:
 	cmake --build $(STATIC_BUILD_DIR)
 	bash Tests/install/test_static.sh $(STATIC_BUILD_DIR) . "$$(sed -n 's/^CMAKE_C_COMPILER:[A-Z]*=//p' $(STATIC_BUILD_DIR)/CMakeCache.txt)" $(BUILD_DIR)
 
-test-isa: build
-	bash scripts/test_isa.sh $(BUILD_DIR)
+test-isa: build pyvenv
+	PYTHON=$(PYVENV)/bin/python \
+	SAMPLEATTN_LIBRARY=$(abspath $(BUILD_DIR))/libsampleattn.so.0 bash scripts/test_isa.sh $(BUILD_DIR)
 
 # The binding's tests run against the CMake-built library, with torch (the CPU wheel), ml_dtypes,
 # transformers and gguf installed and a real model (SmolLM2-135M, a GGUF file that a PyPI wheel

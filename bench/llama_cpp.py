@@ -46,36 +46,95 @@ def default_text():
     return "\n".join(parts)
 
 
-def run_once(args, config, prompt_file, n_ctx):
+def completion(args, config, prompt_file, n_ctx, n_predict=1):
+    """One llama-completion process (greedy): prompt-eval seconds and tokens, the generated text,
+    and the library's exit summary lines."""
     mode, fa = CONFIGS[config]
     env = dict(os.environ, LLAMA_SA_MODE=mode, LLAMA_SA_ALPHA=str(args.alpha))
     cmd = [os.path.join(args.bin, "llama-completion"), "-m", args.model, "-f", prompt_file,
-           "-n", "1", "-c", str(n_ctx), "-b", str(args.batch), "-ub", str(args.ubatch),
-           "-t", str(args.threads), "-fa", fa, "-no-cnv", "--no-display-prompt", "--no-warmup"]
+           "-n", str(n_predict), "-c", str(n_ctx), "-b", str(args.batch), "-ub", str(args.ubatch),
+           "-t", str(args.threads), "-fa", fa, "--temp", "0", "-no-cnv", "--no-display-prompt",
+           "--no-warmup"]
     p = subprocess.run(cmd, env=env, capture_output=True, text=True)
     m = PERF.search(p.stderr + p.stdout)
     if p.returncode != 0 or not m:
         sys.exit(f"{config}: llama-completion failed ({p.returncode}):\n{p.stderr[-3000:]}")
-    summary = [l for l in p.stderr.splitlines() if "llama-sampleattn:" in l]
-    return float(m.group(1)) / 1000.0, int(m.group(2)), summary
+    summary = [line for line in p.stderr.splitlines() if "llama-sampleattn:" in line]
+    return float(m.group(1)) / 1000.0, int(m.group(2)), p.stdout, summary
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def add_runner_args(ap):
+    """The options completion() reads: binaries, model, threads, batch sizes and alpha."""
     ap.add_argument("--bin", required=True, help="folder with llama-completion (build.sh OUT_DIR/bin)")
     ap.add_argument("--model", required=True)
-    ap.add_argument("--text", help="prompt text file (default: CPython's stdlib sources)")
-    ap.add_argument("--lengths", default="4096,8192,16384,32768", help="target prompt tokens")
-    ap.add_argument("--configs", default="fa-on,fa-off,dense,sample")
-    ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--batch", type=int, default=2048)
     ap.add_argument("--ubatch", type=int, default=512)
     ap.add_argument("--alpha", type=float, default=0.95)
+
+
+def run_once(args, config, prompt_file, n_ctx):
+    seconds, tokens, _, summary = completion(args, config, prompt_file, n_ctx)
+    return seconds, tokens, summary
+
+
+def cpu_model():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def medians_of(runs, lengths, configs):
+    """Per length and configuration: the median time, and its speed-up over the faster stock."""
+    medians = {}
+    for n in lengths:
+        for c in configs:
+            xs = [x["seconds"] for x in runs if x["length"] == n and x["config"] == c]
+            if not xs:
+                continue
+            toks = [x["tokens"] for x in runs if x["length"] == n and x["config"] == c]
+            medians.setdefault(str(n), {})[c] = {"median_s": statistics.median(xs), "runs": len(xs),
+                                                 "tokens": toks[0],
+                                                 "tokens_per_s": toks[0] / statistics.median(xs)}
+    for row in medians.values():
+        stock = [row[c]["median_s"] for c in ("fa-on", "fa-off") if c in row]
+        for v in row.values():
+            if stock:
+                v["speedup_vs_faster_stock"] = min(stock) / v["median_s"]
+    return medians
+
+
+def write_results(args, bpt, runs, removed, lengths, configs):
+    out = {"label": args.label, "model": os.path.basename(args.model), "threads": args.threads,
+           "batch": args.batch, "ubatch": args.ubatch, "alpha": args.alpha, "rounds": args.rounds,
+           "machine": cpu_model(), "logical_cpus": os.cpu_count(), "date": time.strftime("%Y-%m-%d"),
+           "bytes_per_token": bpt, "command": " ".join(sys.argv),
+           "medians": medians_of(runs, lengths, configs), "runs": runs}
+    if removed:   # runs taken out by hand, each with the reason
+        out["removed_runs"] = removed
+    with open(args.out, "w") as f:
+        json.dump(out, f, indent=2)
+        f.write("\n")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_runner_args(ap)
+    ap.add_argument("--text", help="prompt text file (default: CPython's stdlib sources)")
+    ap.add_argument("--lengths", default="4096,8192,16384,32768", help="target prompt tokens")
+    ap.add_argument("--configs", default="fa-on,fa-off,dense,sample")
+    ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--bytes-per-token", type=float, default=3.6,
                     help="first guess of the text's bytes per token; a calibration run corrects it")
     ap.add_argument("--label", default="", help="free text stored in the JSON (e.g. 'smoke test')")
     ap.add_argument("--out", default="bench/results/llama_cpp_prefill.json")
+    ap.add_argument("--resume", action="store_true",
+                    help="keep the runs already in --out (same prompts) and do only the missing ones")
     args = ap.parse_args()
 
     if args.text:
@@ -99,43 +158,34 @@ def main():
                 f.write(text[: int(n * bpt)])
         return paths
 
-    # Calibration (not recorded, also warms the page cache): the text's bytes per token.
-    prompts = write_prompts(args.bytes_per_token)
-    _, tokens, _ = run_once(args, configs[0], prompts[lengths[0]], 2 * lengths[0] + 64)
-    bpt = len(text[: int(lengths[0] * args.bytes_per_token)]) / tokens
+    runs, removed = [], []
+    if args.resume and os.path.exists(args.out):
+        with open(args.out) as f:
+            previous = json.load(f)
+        runs, bpt = previous["runs"], previous["bytes_per_token"]
+        removed = previous.get("removed_runs", [])
+    else:
+        # Calibration (not recorded, also warms the page cache): the text's bytes per token.
+        prompts = write_prompts(args.bytes_per_token)
+        _, tokens, _ = run_once(args, configs[0], prompts[lengths[0]], 2 * lengths[0] + 64)
+        bpt = len(text[: int(lengths[0] * args.bytes_per_token)]) / tokens
     prompts = write_prompts(bpt * 0.995)
-    runs = []
+    done = {(x["round"], x["length"], x["config"]) for x in runs}
     for r in range(args.rounds):
         for n in lengths:
             order = configs[r % len(configs):] + configs[: r % len(configs)]
             for c in order:
+                if (r, n, c) in done:
+                    continue
                 seconds, tokens, summary = run_once(args, c, prompts[n], n + 64)
                 runs.append({"round": r, "length": n, "config": c, "seconds": seconds,
                              "tokens": tokens, "sampleattn": summary})
                 print(f"round {r} length {n} {c}: {seconds:.2f} s for {tokens} tokens", flush=True)
+                # Written after every run: a long sweep that is cut short keeps what it measured.
+                write_results(args, bpt, runs, removed, lengths, configs)
 
-    medians = {}
-    for n in lengths:
-        for c in configs:
-            xs = [x["seconds"] for x in runs if x["length"] == n and x["config"] == c]
-            toks = [x["tokens"] for x in runs if x["length"] == n and x["config"] == c]
-            medians.setdefault(str(n), {})[c] = {"median_s": statistics.median(xs), "tokens": toks[0],
-                                                 "tokens_per_s": toks[0] / statistics.median(xs)}
-    for row in medians.values():
-        stock = min(row[c]["median_s"] for c in ("fa-on", "fa-off") if c in row) if any(
-            c in row for c in ("fa-on", "fa-off")) else None
-        for v in row.values():
-            if stock:
-                v["speedup_vs_faster_stock"] = stock / v["median_s"]
-    out = {"label": args.label, "model": os.path.basename(args.model), "threads": args.threads,
-           "batch": args.batch, "ubatch": args.ubatch, "alpha": args.alpha, "rounds": args.rounds,
-           "machine": platform.processor() or platform.machine(), "date": time.strftime("%Y-%m-%d"),
-           "bytes_per_token": bpt, "command": " ".join(sys.argv), "medians": medians, "runs": runs}
-    with open(args.out, "w") as f:
-        json.dump(out, f, indent=2)
-        f.write("\n")
     shutil.rmtree(work)
-    print(json.dumps(medians, indent=2))
+    print(json.dumps(medians_of(runs, lengths, configs), indent=2))
 
 
 if __name__ == "__main__":

@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
 # Every kernel ISA this CPU has, against the scalar reference and a float64 oracle, and the
 # dispatcher's choices and refusals. Needs no Swift at run time: the test binaries and the
-# library (LD_LIBRARY_PATH may point at a static-runtime build).
+# library (LD_LIBRARY_PATH may point at a static-runtime build). The real-data check runs the
+# Python binding: PYTHON (default python3) with numpy, and SAMPLEATTN_LIBRARY / PYTHONPATH as
+# the binding needs them.
 #   scripts/test_isa.sh BIN_DIR      (BIN_DIR holds sa_rowtile_test and sa_isa_test)
 set -u
 bin=${1:?usage: test_isa.sh BIN_DIR}
+root=$(cd "$(dirname "$0")/.." && pwd)
+python=${PYTHON:-python3}
 fail=0
 run() {   # run NAME ENV... -- CMD...: prints the output, counts a failure
     local name=$1; shift
@@ -29,6 +33,15 @@ for isa in $isas; do
     run "forced $isa" SAMPLEATTN_ISA=$isa -- "$bin/sa_isa_test" check $isa | tee "${TMPDIR:-/tmp}/isa_$isa.log"
     grep -q -- "-- forced $isa: ok" "${TMPDIR:-/tmp}/isa_$isa.log" || fail=1
 done
+# Real heads on every ISA: finite, the same bits for any thread count, close to float64.
+if "$python" -c "import numpy" 2> /dev/null; then
+    for isa in $isas; do
+        run "real data $isa" SAMPLEATTN_ISA=$isa PYTHONPATH="$root/bindings/python${PYTHONPATH:+:$PYTHONPATH}" -- \
+            "$python" "$root/Tests/isa/real_data_check.py"
+    done
+else
+    echo "-- real data: FAILED ($python has no numpy; set PYTHON)"; fail=1
+fi
 # float32 precision: bitwise equal on every ISA; bf16 precision: equal on avx2 and avx512 (the
 # same rounding and products), AMX tiles sum in their own order.
 for prec in f32 bf16; do

@@ -1,5 +1,6 @@
-/* Small platform services: CPU features, a monotonic clock, a context's busy flag. */
+/* Small platform services: CPU features, a monotonic clock, a context's busy flag, ordered turns. */
 #include "csampleattn.h"
+#include <sched.h>
 #include <time.h>
 
 int32_t sac_cpu_has_avx2_fma(void) {
@@ -23,3 +24,17 @@ int32_t sac_try_acquire(int32_t *flag) {
 }
 
 void sac_release(int32_t *flag) { __atomic_store_n(flag, 0, __ATOMIC_RELEASE); }
+
+void sac_wait_turn(const int32_t *turn, int32_t k) {
+    for (int spins = 0; __atomic_load_n(turn, __ATOMIC_ACQUIRE) != k; spins++) {
+        if (spins < 1000) {
+#if defined(__x86_64__)
+            __builtin_ia32_pause();
+#endif
+        } else {
+            sched_yield();   /* the turn's holder may be waiting for a CPU */
+        }
+    }
+}
+
+void sac_pass_turn(int32_t *turn, int32_t k) { __atomic_store_n(turn, k, __ATOMIC_RELEASE); }

@@ -10,6 +10,8 @@
 
 #define SAC_AMX __attribute__((target("amx-tile,amx-bf16,avx512f,avx512bw,avx512vl,avx512dq,avx512bf16,avx2,fma,f16c")))
 
+#include "avx512_math.h"   /* exp2_16: the same exp2 as the float32 kernels */
+
 /* 16 rows x 64 bytes for every tile: tmm0-3 float32 accumulators (16 x 16), tmm4 the A operand
    (16 rows x 32 bf16), tmm6-7 B operands (16 pairs x 16 columns x 2 bf16, "VNNI" layout). */
 typedef struct { uint8_t palette, start_row, reserved[14]; uint16_t colsb[16]; uint8_t rows[16]; } tile_config;
@@ -99,25 +101,6 @@ SAC_AMX static void values(const sac_block *b, const uint16_t *p, size_t ldp, fl
     if (n > 1) _tile_stored(1, o + c + 16, ldo);
     if (n > 2) _tile_stored(2, o + c + 32, ldo);
     if (n > 3) _tile_stored(3, o + c + 48, ldo);
-}
-
-/* exp2v of VectorMath.swift (the same polynomial and range reduction), 16 lanes. */
-SAC_AMX static inline __m512 exp2_16(__m512 x) {
-    const __m512 lo = _mm512_set1_ps(-126.0f), hi = _mm512_set1_ps(126.0f), magic = _mm512_set1_ps(12582912.0f);
-    __mmask16 under = _mm512_cmp_ps_mask(x, lo, _CMP_LT_OQ);
-    __m512 xc = _mm512_min_ps(_mm512_max_ps(x, lo), hi);
-    __m512 t = _mm512_add_ps(xc, magic);
-    __m512 f = _mm512_sub_ps(xc, _mm512_sub_ps(t, magic));
-    __m512 p = _mm512_set1_ps(1.5403530393381606e-4f);
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.3333558146428443e-3f));
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(9.618129107628477e-3f));
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(5.550410866482158e-2f));
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(0.2402265069591007f));
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(0.6931471805599453f));
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.0f));
-    __m512i bits = _mm512_slli_epi32(_mm512_add_epi32(_mm512_sub_epi32(_mm512_castps_si512(t),
-                       _mm512_set1_epi32(0x4B400000)), _mm512_set1_epi32(127)), 23);
-    return _mm512_maskz_mul_ps((__mmask16)~under, p, _mm512_castsi512_ps(bits));
 }
 
 /* Lanes of keys j..j+15 inside [a, b). */

@@ -13,39 +13,7 @@
 
 #pragma STDC FP_CONTRACT OFF
 
-#define SAC_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx2,fma,f16c")))
-#define SAC_INLINE static inline __attribute__((always_inline))
-
-/* exp2v of VectorMath.swift on 16 lanes: clamp by compare+blend, the 1.5*2^23 rounding, the
-   degree-6 polynomial, exponent bits, 0 below -126. */
-SAC_INLINE SAC_AVX512 __m512 exp2_16(__m512 x) {
-    const __m512 lo = _mm512_set1_ps(-126.0f), hi = _mm512_set1_ps(126.0f);
-    const __m512 magic = _mm512_set1_ps(12582912.0f);
-    __mmask16 under = _mm512_cmp_ps_mask(x, lo, _CMP_LT_OQ);
-    __m512 xc = _mm512_mask_blend_ps(under, x, lo);
-    xc = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(hi, xc, _CMP_LT_OQ), xc, hi);
-    __m512 t = _mm512_add_ps(xc, magic);
-    __m512 n = _mm512_sub_ps(t, magic);
-    __m512 f = _mm512_sub_ps(xc, n);
-    __m512 p = _mm512_set1_ps(1.5403530393381606e-4f);
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.3333558146428443e-3f));
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(9.618129107628477e-3f));
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(5.550410866482158e-2f));
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(0.2402265069591007f));
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(0.6931471805599453f));
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.0f));
-    __m512i bits = _mm512_slli_epi32(_mm512_add_epi32(_mm512_sub_epi32(_mm512_castps_si512(t),
-                       _mm512_set1_epi32(0x4B400000)), _mm512_set1_epi32(127)), 23);
-    __m512 r = _mm512_mul_ps(p, _mm512_castsi512_ps(bits));
-    return _mm512_mask_blend_ps(under, r, _mm512_setzero_ps());
-}
-
-SAC_INLINE SAC_AVX512 float swift_max(float x, float y) { return y >= x ? y : x; }
-
-/* vmax of VectorMath.swift on 8 lanes (a < b ? b : a). */
-SAC_INLINE SAC_AVX512 __m256 vmax8(__m256 a, __m256 b) {
-    return _mm256_blendv_ps(a, b, _mm256_cmp_ps(a, b, _CMP_LT_OQ));
-}
+#include "avx512_math.h"
 
 /* Round float32 lanes to bf16 (nearest even, NaN quieted), kept as float32. */
 SAC_INLINE SAC_AVX512 __m512 round_bf16_16(__m512 x) {

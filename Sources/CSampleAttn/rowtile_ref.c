@@ -3,14 +3,10 @@
    time and in the same order, so it gives their results bit for bit. The ISA kernels are tested
    against it and against a float64 oracle. */
 #include "csampleattn.h"
+#include "ref_math.h"
 #include <math.h>
 #include <string.h>
 
-#pragma STDC FP_CONTRACT OFF   /* a*b + c stays two roundings, as in Swift */
-
-/* Swift's max(x, y) (y >= x ? y : x) and the SIMD vmax/vmin (compare + blend). */
-static float swift_max(float x, float y) { return y >= x ? y : x; }
-static float vmax1(float a, float b) { return a < b ? b : a; }
 static float vmin1(float a, float b) { return b < a ? b : a; }
 
 float sac_exp2_ref(float x) {
@@ -40,21 +36,11 @@ float sac_bf16_round_ref(float x) {
     return x;
 }
 
-/* The Swift rowMax: 8 running lane maxima, then hmax's fold (halves, then pairs). */
-static float row_max_ref(const float *row, int a, int b) {
-    float mv[8];
-    for (int i = 0; i < 8; i++) mv[i] = -INFINITY;
-    for (int j = a; j + 8 <= b; j += 8)
-        for (int i = 0; i < 8; i++) mv[i] = vmax1(mv[i], row[j + i]);
-    float h[4];
-    for (int i = 0; i < 4; i++) h[i] = mv[i] < mv[i + 4] ? mv[i + 4] : mv[i];
-    return swift_max(swift_max(h[0], h[1]), swift_max(h[2], h[3]));
-}
-
-/* The Swift exp2InPlace: 8 lane sums, then hsum's fold. */
-static float exp2_in_place_ref(float *row, int a, int b, float shift) {
+/* The Swift exp2InPlace over row[0..<n]: 8 lane sums, hsum's fold, then the tail in order. */
+float sac_exp2_row_ref(float *row, int64_t n, float shift) {
     float acc[8] = {0};
-    for (int j = a; j + 8 <= b; j += 8)
+    int64_t j = 0;
+    for (; j + 8 <= n; j += 8)
         for (int i = 0; i < 8; i++) {
             float e = sac_exp2_ref(row[j + i] - shift);
             row[j + i] = e;
@@ -62,7 +48,13 @@ static float exp2_in_place_ref(float *row, int a, int b, float shift) {
         }
     float h[4];
     for (int i = 0; i < 4; i++) h[i] = acc[i] + acc[i + 4];
-    return (h[0] + h[2]) + (h[1] + h[3]);
+    float total = (h[0] + h[2]) + (h[1] + h[3]);
+    for (; j < n; j++) {
+        float e = sac_exp2_ref(row[j] - shift);
+        row[j] = e;
+        total += e;
+    }
+    return total;
 }
 
 void sac_rowtile_softmax_row(const sac_rowtile *t, int r) {
@@ -74,7 +66,7 @@ void sac_rowtile_softmax_row(const sac_rowtile *t, int r) {
     for (int j = b; j < t->tb; j++) row[j] = -INFINITY;
     float m_new = swift_max(t->m[r], row_max_ref(row, t->ta, t->tb));
     float correction = sac_exp2_ref(t->m[r] - m_new);
-    float sum = exp2_in_place_ref(row, t->ta, t->tb, m_new);
+    float sum = sac_exp2_row_ref(row + t->ta, t->tb - t->ta, m_new);
     if (t->round_p)
         for (int j = t->ta; j < t->tb; j++) row[j] = sac_bf16_round_ref(row[j]);
     t->l[r] = t->l[r] * correction + sum;

@@ -231,6 +231,49 @@ static void test_amx_blocks(void) {
         }
 }
 
+/* Stage 1's kernels on one sampled group: `rows` rows from last key pos0 (row tiles cut by the
+   16-key tiles and by the 6-row tiles), against the scalar reference bitwise (scores up to each
+   row's last key, row max, exponentials and their sum) and against float64 (max and sum). */
+static void test_sample_group(sac_sample_scores_fn scores, sac_exp2_row_fn exp2_row, const char *name,
+                              int dim, int rows, int64_t pos0) {
+    const int64_t keys = pos0 + rows, tiles = (keys + 15) / 16 * 16;
+    const int lds = (int)tiles + 16, rt = (rows + 5) / 6;
+    float *q = calloc((size_t)rt * 6 * dim, 4), *kt = calloc((size_t)tiles * dim, 4);
+    float *s = malloc((size_t)rows * lds * 4), *s_ref = malloc((size_t)rows * lds * 4);
+    float *mx = malloc((size_t)rows * 4), *mx_ref = malloc((size_t)rows * 4);
+    float qs = 3.0f / sqrtf((float)dim);
+    for (int r = 0; r < rows; r++)
+        for (int c = 0; c < dim; c++) q[r / 6 * 6 * dim + c * 6 + r % 6] = gauss() * qs;
+    for (int64_t i = 0; i < keys * dim; i++) kt[i] = gauss();   /* the padding keys stay 0 */
+    for (int64_t i = 0; i < (int64_t)rows * lds; i++) s[i] = s_ref[i] = NAN;
+    sac_sample_scores a = {q, kt, s, mx, pos0, rows, dim, lds}, b = {q, kt, s_ref, mx_ref, pos0, rows, dim, lds};
+    scores(&a);
+    sac_sample_scores_ref(&b);
+    int same = memcmp(mx, mx_ref, (size_t)rows * 4) == 0;
+    double worst = 0;
+    for (int r = 0; r < rows && same; r++) {
+        int64_t n = pos0 + r + 1;
+        float *row = s + (int64_t)r * lds, *row_ref = s_ref + (int64_t)r * lds;
+        same = memcmp(row, row_ref, (size_t)n * 4) == 0;
+        /* float64: the row's max and sum of exp2(s - max) */
+        double m = -INFINITY, *sd = malloc((size_t)n * 8), sum = 0;
+        float qr[256];
+        for (int c = 0; c < dim; c++) qr[c] = q[r / 6 * 6 * dim + c * 6 + r % 6];
+        oracle_scores(qr, kt, dim, 0, (int)n, -INFINITY, sd);
+        for (int64_t j = 0; j < n; j++) if (sd[j] > m) m = sd[j];
+        for (int64_t j = 0; j < n; j++) sum += exp2(sd[j] - m);
+        float total = exp2_row(row, n, mx[r]), total_ref = sac_exp2_row_ref(row_ref, n, mx_ref[r]);
+        same = same && memcmp(&total, &total_ref, 4) == 0 && memcmp(row, row_ref, (size_t)n * 4) == 0;
+        double e = fabs(mx[r] - m) / (1 + fabs(m)) + fabs(total - sum) / sum;
+        if (!(e <= worst)) worst = e;
+        free(sd);
+    }
+    CHECK(same, "%s sample d=%d rows=%d pos0=%lld differs from the reference", name, dim, rows, (long long)pos0);
+    CHECK(worst < 2e-5, "%s sample d=%d rows=%d pos0=%lld: error %.3g vs float64", name, dim, rows,
+          (long long)pos0, worst);
+    free(q); free(kt); free(s); free(s_ref); free(mx); free(mx_ref);
+}
+
 int main(void) {
     uint32_t mask = sac_cpu_isa_mask();
     int avx512 = (mask & SA_CPU_AVX512) != 0, amx = (mask & SA_CPU_AMX_BF16) != 0;
@@ -280,6 +323,31 @@ int main(void) {
                 }
                 release_state(&ref);
                 release(&t);
+            }
+    if (avx512) {   /* the AVX-512 exp2 (through sac_exp2_row with shift 0) equals the reference bit for bit */
+        enum { N = 40006 };
+        static float x[N], want[N];
+        for (int i = 0; i < 40000; i++) x[i] = -200.0f + (float)i * 0.01f + (float)(i % 7) * 1e-4f;
+        x[40000] = -INFINITY; x[40001] = INFINITY; x[40002] = NAN; x[40003] = -0.0f; x[40004] = -126.0f; x[40005] = 1e-30f;
+        for (int i = 0; i < N; i++) want[i] = sac_exp2_ref(x[i]);
+        sac_exp2_row_avx512(x, N, 0.0f);
+        int same = 1;
+        for (int i = 0; i < N; i++) same &= isnan(want[i]) ? isnan(x[i]) : memcmp(&x[i], &want[i], 4) == 0;
+        CHECK(same, "avx512 exp2 differs from the reference");
+    }
+    /* stage 1: group sizes with a short last row tile, first keys below, on and past a tile edge */
+    const int group_rows[] = {1, 4, 6, 16, 17, 64, 256};
+    const int64_t first_keys[] = {0, 7, 15, 16, 333, 2047};
+    for (int di = 0; di < 7; di++)
+        for (int gi = 0; gi < 7; gi++)
+            for (int pi = 0; pi < 6; pi++) {
+                if (group_rows[gi] == 256 && dims[di] > 64) continue;   /* keeps the test short */
+                rng_state = 5000u + 97u * (unsigned)di + 13u * (unsigned)gi + (unsigned)pi;
+                test_sample_group(sac_sample_scores_ref, sac_exp2_row_ref, "reference", dims[di], group_rows[gi],
+                                  first_keys[pi]);
+                if (avx512)
+                    test_sample_group(sac_sample_scores_avx512, sac_exp2_row_avx512, "avx512", dims[di],
+                                      group_rows[gi], first_keys[pi]);
             }
     if (amx) test_amx_blocks();
     printf("%d checks, %d failed\n", n_checks, n_failed);

@@ -52,6 +52,11 @@ double sac_now_seconds(void);
 /* Atomic compare-and-swap of *flag from 0 to 1: returns 1 when taken. */
 int32_t sac_try_acquire(int32_t *flag);
 void sac_release(int32_t *flag);
+/* Ordered hand-over between tasks: wait until *turn == k (acquire; spins, then yields), and
+   set *turn = k (release). A task may only wait for a turn that an earlier-claimed task passes
+   (sac_parallel_for hands tasks out in increasing order), so the wait always ends. */
+void sac_wait_turn(const int32_t *turn, int32_t k);
+void sac_pass_turn(int32_t *turn, int32_t k);
 
 /* Static message of a status code (the table behind sa_status_string). */
 const char *sac_status_message(int32_t status);
@@ -90,6 +95,29 @@ typedef struct sac_rowtile {
 typedef void (*sac_rowtile_fn)(const sac_rowtile *t);
 void sac_rowtile_ref(const sac_rowtile *t);          /* scalar, any CPU */
 void sac_rowtile_avx512(const sac_rowtile *t);       /* SA_ISA_AVX512 and up */
+
+/* Stage 1's scores of one group of adjacent sampled rows (groupExponentials in
+   Stage1Sampling.swift): row r (last key pos0 + r) against keys [0, roundUp(pos0 + rows, 16)),
+   and its max over keys 0 ... pos0 + r, folded as the Swift path does (lanes of the 16-key tiles
+   every row of a 6-row tile sees in full while scoring, the causal edge after), so the AVX-512
+   kernel equals the Swift kernels bit for bit. Scores past a row's last key are scratch. */
+typedef struct sac_sample_scores {
+    const float *q;          /* the group's query tiles (packQueries): row r at q + r/6*6*dim + r%6, dims 6 apart */
+    const float *kt;         /* packed key tiles from key 0 */
+    float *s;                /* [rows x lds] scores, in log2 units */
+    float *rowmax;           /* out: [rows] */
+    int64_t pos0;
+    int32_t rows, dim, lds;  /* rows in [1, 256]; lds >= roundUp(pos0 + rows, 16) */
+} sac_sample_scores;
+typedef void (*sac_sample_scores_fn)(const sac_sample_scores *a);
+void sac_sample_scores_ref(const sac_sample_scores *a);      /* scalar, any CPU */
+void sac_sample_scores_avx512(const sac_sample_scores *a);   /* SA_ISA_AVX512 and up */
+
+/* row[j] = 2^(row[j] - shift) for j < n; returns their sum, folded as Swift's exp2InPlace does
+   (8 lane sums, hsum, then the tail in order). */
+typedef float (*sac_exp2_row_fn)(float *row, int64_t n, float shift);
+float sac_exp2_row_ref(float *row, int64_t n, float shift);
+float sac_exp2_row_avx512(float *row, int64_t n, float shift);
 
 /* attendPanel's work on one key block [j0, j1) for a whole query block at once, with AMX-BF16
    tiles (SA_ISA_AMX, bf16 precision, dim a multiple of 32, rows <= 96): per 16-row tile, the

@@ -24,8 +24,8 @@ func runAttention(_ pb: Problem, _ plan: Plan, threads: Int, ws: Workspace) thro
             .reduce(0) { $0 + PackedKV.paddedKeys(plan.heads[g * G + $1].indices.count) }
         panelKeys = max(panelKeys, total)
     }
-    let packed = try PackedKV.allocate(keys: sk, dim: dim, withValues: true, in: ws, what: "packed keys/values")
-    let panelStore = try PackedKV.allocate(keys: panelKeys, dim: dim, withValues: true, in: ws, what: "stripe panels")
+    var packed = try PackedKV.allocate(keys: sk, dim: dim, withValues: true, in: ws, what: "packed keys/values")
+    var panelStore = try PackedKV.allocate(keys: panelKeys, dim: dim, withValues: true, in: ws, what: "stripe panels")
     // Keys as plain rows for the per-row dot products of diagonal stripes.
     let withDiagonals = plan.heads.contains { !$0.diagonals.isEmpty && !$0.dense }
     let rowKeys = withDiagonals
@@ -34,6 +34,11 @@ func runAttention(_ pb: Problem, _ plan: Plan, threads: Int, ws: Workspace) thro
     let selected = try ws.allocate(withDiagonals ? try checkedProduct(G, sk, what: "index maps") : 1,
                                    of: UInt8.self, what: "index maps")
     let kernels = KernelTable(bf16Products: plan.params.bf16Products, dim: dim)
+    // The AMX kernel's bf16 copy of each K/V head, packed once instead of once per query block.
+    if kernels.bf16Operands {
+        packed.bf16 = try PackedBF16.allocate(for: packed, in: ws)
+        panelStore.bf16 = try PackedBF16.allocate(for: panelStore, in: ws)
+    }
     let bf16 = plan.params.bf16Products
     let floatsPerWorker = BlockScratch.floatsPerWorker(dim: dim, kernels: kernels)
     let floats = try ws.allocate(try checkedProduct(threads, floatsPerWorker, what: "kernel scratch"), of: Float.self, what: "kernel scratch")
@@ -44,6 +49,7 @@ func runAttention(_ pb: Problem, _ plan: Plan, threads: Int, ws: Workspace) thro
     for kvHead in 0..<pb.hkv {
         packed.fillParallel(from: pb.k, vView, head: kvHead, indices: nil, threads: threads,
                             rows: floats, roundToBF16: bf16)
+        packed.bf16?.fill(from: packed, threads: threads)
         if let rowKeys {
             parallelFor(threads: threads, tasks: (sk + 1023) / 1024) { t, _ in
                 for j in t * 1024..<min(sk, (t + 1) * 1024) {
@@ -68,7 +74,8 @@ func runAttention(_ pb: Problem, _ plan: Plan, threads: Int, ws: Workspace) thro
         let panels: [PackedKV] = (0..<G).map { hl in
             let start = offsets[owners[hl]]
             return PackedKV(kt: panelStore.kt + start * dim, v: panelStore.v! + start * dim,
-                            keys: plan.heads[kvHead * G + hl].indices.count, dim: dim)
+                            keys: plan.heads[kvHead * G + hl].indices.count, dim: dim,
+                            bf16: panelStore.bf16?.slice(start, dim: dim))
         }
         parallelFor(threads: threads, tasks: G) { hl, _ in
             let head = plan.heads[kvHead * G + hl]
@@ -78,6 +85,7 @@ func runAttention(_ pb: Problem, _ plan: Plan, threads: Int, ws: Workspace) thro
             }
             panels[hl].zeroPadding()
         }
+        if next > 0 { panelStore.bf16?.fill(from: panelStore, threads: threads) }
 
         // Tasks: (query head of the group, block of query rows); slash heads use blocks aligned
         // to their block size, so every row of a block keeps the same key blocks. Blocks with

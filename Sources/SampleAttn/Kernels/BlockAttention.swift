@@ -76,9 +76,18 @@ func attendPanel(_ panel: PackedKV, rows: Int, _ w: BlockScratch) {
     while j0 < maxHi {
         let j1 = min(j0 + lds, KernelTraits.roundUp(maxHi, kt))
         if let block = w.kernels.block {
-            sac_pack_block_bf16(panel.tile(at: j0), panel.v! + j0 * dim, Int32(dim),
-                                Int32((max(minLo, j0) - j0) / kt * kt), Int32(j1 - j0), w.kb, w.vb)
-            var step = sac_block(qa: w.qb, kb: w.kb, vb: w.vb, lo: int64(w.lo), hi: int64(w.hi), s: w.s,
+            // The panel's bf16 copy where the block's 32-key value chunks end inside the block or
+            // run into the copy's zero tail (a zero probability never meets a key past the
+            // block, nor memory past the copy); else this block, packed here.
+            var kb = w.kb, vb = w.vb
+            if let bf16 = panel.bf16, (j1 - j0) % 32 == 0 || j1 >= bf16.keys {
+                kb = bf16.kb + j0 * dim
+                vb = bf16.vb + j0 * dim
+            } else {
+                sac_pack_block_bf16(panel.tile(at: j0), panel.v! + j0 * dim, Int32(dim),
+                                    Int32((max(minLo, j0) - j0) / kt * kt), Int32(j1 - j0), w.kb, w.vb)
+            }
+            var step = sac_block(qa: w.qb, kb: kb, vb: vb, lo: int64(w.lo), hi: int64(w.hi), s: w.s,
                                  m: w.m, l: w.l, o: w.o, j0: Int64(j0), j1: Int64(j1), rows: Int32(rows),
                                  dim: Int32(dim), lds: Int32(lds))
             block(&step)

@@ -9,6 +9,8 @@ struct PackedKV {
     let v: UnsafeMutablePointer<Float>?
     let keys: Int
     let dim: Int
+    /// The same keys and values as bf16 operands of the AMX kernel, packed once (nil: packed per key block).
+    var bf16: PackedBF16? = nil
 
     static func paddedKeys(_ keys: Int) -> Int { KernelTraits.roundUp(max(keys, 1), KernelTraits.keyTile) }
 
@@ -25,7 +27,8 @@ struct PackedKV {
 
     /// A view of keys first ..< first + count of this panel (same storage; first is a multiple of 16).
     func slice(_ first: Int, _ count: Int) -> PackedKV {
-        PackedKV(kt: kt + first * dim, v: v.map { $0 + first * dim }, keys: count, dim: dim)
+        PackedKV(kt: kt + first * dim, v: v.map { $0 + first * dim }, keys: count, dim: dim,
+                 bf16: bf16.map { $0.slice(first, dim: dim) })
     }
 
     /// Converts keys `first..<end` of this panel from head `head` of k (and v), where panel key i
@@ -57,6 +60,39 @@ struct PackedKV {
                       range: t * chunk..<min(keys, (t + 1) * chunk), row: rows + worker * dim,
                       roundToBF16: roundToBF16)
         }
+    }
+}
+
+/// A whole panel's keys and values in sac_pack_block_bf16's layouts from its first key (keys in
+/// pairs of dims per 16-key tile, values in pairs of keys), so the AMX kernel reads a key block
+/// at an offset instead of packing it for every query block. 32 zero keys follow `keys`: the
+/// kernel reads values in 32-key chunks counted from the block's first key, which may lie 16 keys
+/// past a multiple of 32, so a block ending at `keys` reads up to 16 keys past it.
+struct PackedBF16 {
+    let kb: UnsafeMutablePointer<UInt16>
+    let vb: UnsafeMutablePointer<UInt16>
+    let keys: Int   // padded keys from the first one to the end of the packed keys (zero after)
+
+    /// Room for the bf16 copy of `panel` (filled by fill(from:threads:)).
+    static func allocate(for panel: PackedKV, in ws: Workspace) throws -> PackedBF16 {
+        let padded = PackedKV.paddedKeys(panel.keys)
+        let n = try checkedProduct(padded + 32, panel.dim, what: "bf16 keys/values")
+        return PackedBF16(kb: try ws.allocate(n, of: UInt16.self, zeroed: true, what: "bf16 keys"),
+                          vb: try ws.allocate(n, of: UInt16.self, zeroed: true, what: "bf16 values"), keys: padded)
+    }
+
+    /// Packs `panel` (its keys and values) into this storage on the context's threads, in chunks
+    /// of 1024 keys.
+    func fill(from panel: PackedKV, threads: Int) {
+        let dim = panel.dim, chunk = 1024
+        parallelFor(threads: threads, tasks: (keys + chunk - 1) / chunk) { t, _ in
+            let a = t * chunk, b = min(keys, a + chunk)
+            sac_pack_block_bf16(panel.tile(at: a), panel.v! + a * dim, Int32(dim), 0, Int32(b - a), kb + a * dim, vb + a * dim)
+        }
+    }
+
+    func slice(_ first: Int, dim: Int) -> PackedBF16 {
+        PackedBF16(kb: kb + first * dim, vb: vb + first * dim, keys: keys - first)
     }
 }
 

@@ -8,6 +8,11 @@ struct KernelTable {
     static let isa: Int32 = sac_isa()
     static let cpuMask: UInt32 = sac_cpu_isa_mask()
 
+    /// Stage 1's C kernels (group scores with their row maxima, exp2 of a row), nil for the
+    /// Swift kernels of groupExponentials. Bitwise equal to them: planning stays float32.
+    static let sampleScores: sac_sample_scores_fn? = isa >= SA_ISA_AVX512 ? sac_sample_scores_avx512 : nil
+    static let exp2Row: sac_exp2_row_fn? = isa >= SA_ISA_AVX512 ? sac_exp2_row_avx512 : nil
+
     /// The C row-tile kernel, nil for the Swift kernels.
     let rowTile: sac_rowtile_fn?
     /// The C key-block kernel (all rows of a query block at once); it takes precedence.

@@ -20,6 +20,8 @@ struct SeedWorkspace {
     private let parts: Int
     /// Per worker: room to gather one head's selected keys (at most sk) for the exact CRA.
     let panels: UnsafeMutablePointer<Float>
+    /// Stage 1's turns, per query head of the group and partition: the next group to add its sums.
+    let turns: UnsafeMutablePointer<Int32>
 
     init(_ pb: Problem, rows: SampleRows, split: SampleSplit, windows: [Int], fullWindow: Int, withEntries: Bool, rowMinimum: Bool,
          threads: Int, ws: Workspace) throws {
@@ -56,6 +58,7 @@ struct SeedWorkspace {
         } else {
             entryStore = []
         }
+        turns = try ws.allocate(G * split.parts, of: Int32.self, what: "stage-1 turns")
         panels = try ws.allocate(rowMinimum ? try checkedProduct(threads, ldS, dim, what: "plan panels") : 1,
                                  of: Float.self, zeroed: true, what: "plan panels")
     }
