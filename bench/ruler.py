@@ -10,7 +10,8 @@ do), then answered greedily; scores per task and overall, with the sample count 
 interval of the fully correct samples.
 
 Methods: dense (transformers' sdpa), sample (SampleAttention, library defaults, alpha 0.95),
-paper (alpha_correction 0, max_diagonals 0: the paper's rule and mask), slash (the slash mode).
+paper (alpha_correction 0, max_diagonals 0, min_window 0, rank_prior_rows 0: the paper's rule and
+mask), slash (the slash mode).
 Models: GGUF files under $SAMPLEATTN_REALDATA/models (../realdata, made by
 ../shared/tools/get_real_models.sh), or --gguf PATH.
 """
@@ -34,7 +35,8 @@ MODELS = {"smollm2": "models/SmolLM2-135M-Instruct.Q4_1.gguf",
           "qwen15b": "models/qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"}
 METHODS = {"dense": None,
            "sample": dict(alpha=0.95),
-           "paper": dict(alpha=0.95, alpha_correction=0, max_diagonals=0, sample_ratio=0.05),
+           "paper": dict(alpha=0.95, alpha_correction=0, max_diagonals=0, min_window=0, rank_prior_rows=0,
+                         sample_ratio=0.05),
            "slash": dict(mode="slash", alpha=0.95)}
 
 

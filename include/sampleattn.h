@@ -145,6 +145,15 @@ typedef struct sa_params {
     int32_t  precision;     /* SA_PRECISION_*: arithmetic of the attention pass's two products
                                (Q K^T and P V); default SA_PRECISION_F32. Planning (stages 1-2)
                                stays float32. Independent of the tensors' dtype */
+    int32_t  min_window;    /* SA_MODE_SAMPLE: per query head, the local window is the one among
+                               ceil(window_ratio * S_k) and its halvings down to min_window keys
+                               whose mask (window + stripes at alpha, chosen on the sampled rows)
+                               keeps the fewest entries. >= 0; default 64; 0 = the fixed window
+                               (the paper). How and why: docs/DEFAULTS.md */
+    int32_t  rank_prior_rows; /* SA_MODE_SAMPLE: stage 2 takes stripes by their sampled mass per
+                               sampled row that keeps them, plus rank_prior_rows rows (their mass
+                               per kept entry; the prior damps stripes seen by few rows). >= 0;
+                               default 16; 0 = by mass (the paper) */
 } sa_params;
 
 #define SA_PRECISION_F32  0   /* float32 products: the exact math of earlier versions */

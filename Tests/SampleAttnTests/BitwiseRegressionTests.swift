@@ -20,7 +20,9 @@ final class BitwiseRegressionTests: XCTestCase {
     static let cases: [Case] = [
         Case(name: "dense", mode: SA_MODE_DENSE, sq: tokens) { _ in },
         Case(name: "sample", mode: SA_MODE_SAMPLE, sq: tokens) { _ in },
-        Case(name: "sample_paper", mode: SA_MODE_SAMPLE, sq: tokens) { $0.alpha_correction = 0; $0.max_diagonals = 0 },
+        Case(name: "sample_paper", mode: SA_MODE_SAMPLE, sq: tokens) {
+            $0.alpha_correction = 0; $0.max_diagonals = 0; $0.min_window = 0; $0.rank_prior_rows = 0
+        },
         Case(name: "slash", mode: SA_MODE_SAMPLE_SLASH, sq: tokens) { _ in },
         Case(name: "sample_chunk512", mode: SA_MODE_SAMPLE, sq: 512) { _ in },
         Case(name: "slash_chunk512", mode: SA_MODE_SAMPLE_SLASH, sq: 512) { _ in },

@@ -130,7 +130,7 @@ final class RealDataTests: XCTestCase {
                 var offs = [Int64](repeating: -1, count: Int(info.n_slash_blocks))
                 XCTAssertEqual(idx.withUnsafeMutableBufferPointer { sa_plan_head_indices_impl(plan, h, $0.baseAddress, info.n_indices) }, SA_OK)
                 XCTAssertEqual(offs.withUnsafeMutableBufferPointer { sa_plan_head_slashes_impl(plan, h, $0.baseAddress, info.n_slash_blocks) }, SA_OK)
-                return [Double(info.dense), Double(info.kept_entries), info.cra_mean, info.cra_min]
+                return [Double(info.dense), Double(info.window), Double(info.kept_entries), info.cra_mean, info.cra_min]
                     + idx.map(Double.init) + [-1] + offs.map(Double.init)
             }
         }
@@ -150,19 +150,22 @@ final class RealDataTests: XCTestCase {
     }
 
     /// At alpha 0.95 on the shipped 4K capture, the plans' true CRA (kept share of the dense
-    /// attention mass, exp(lse_sparse - lse_dense) per row) averages at least 0.94 over heads.
+    /// attention mass, exp(lse_sparse - lse_dense) per row) averages at least 0.95 over heads, and
+    /// the mean density over the three layers is at most 0.37 (measured 0.345; 0.403 with a fixed
+    /// window and stripes ranked by mass, docs/DEFAULTS.md).
     func testTrueCRAOnShipped4K() throws {
-        try checkTrueCRA(folder: Self.shipped, name: "real 4K")
+        try checkTrueCRA(folder: Self.shipped, name: "real 4K", maxDensity: 0.37)
     }
 
-    /// The same check on the 8K capture of ../shared/data.
+    /// The same check on the 8K capture of ../shared/data: mean density at most 0.30 (measured
+    /// 0.276; 0.338 before).
     func testTrueCRAOnReal8K() throws {
-        try checkTrueCRA(folder: try sharedCapture("qwen05b_code_8k"), name: "real 8K")
+        try checkTrueCRA(folder: try sharedCapture("qwen05b_code_8k"), name: "real 8K", maxDensity: 0.30)
     }
 
     /// Density and error are printed for the record.
-    func checkTrueCRA(folder: String, name: String) throws {
-        var headCRA: [Double] = []
+    func checkTrueCRA(folder: String, name: String, maxDensity: Double) throws {
+        var headCRA: [Double] = [], densities: [Double] = []
         for layer in [1, 12, 23] {
             let l = try Layer(folder, layer)
             let (dense, denseLse) = run(l, params(SA_MODE_DENSE))
@@ -185,9 +188,13 @@ final class RealDataTests: XCTestCase {
             print(String(format: "%@ layer %d: density %.3f, median head error %.4f, dense heads %d",
                          name, layer, stats.density, errors[errors.count / 2], stats.n_dense_heads))
             XCTAssertLessThan(stats.density, 0.6, "SampleAttention keeps a minority of the causal area")
+            densities.append(stats.density)
         }
         let mean = headCRA.reduce(0, +) / Double(headCRA.count)
-        print(String(format: "%@: true CRA mean over heads %.4f, worst head %.4f", name, mean, headCRA.min()!))
-        XCTAssertGreaterThanOrEqual(mean, 0.94)
+        let density = densities.reduce(0, +) / Double(densities.count)
+        print(String(format: "%@: true CRA mean over heads %.4f, worst head %.4f, mean density %.4f", name, mean,
+                     headCRA.min()!, density))
+        XCTAssertGreaterThanOrEqual(mean, 0.95)
+        XCTAssertLessThanOrEqual(density, maxDensity)
     }
 }

@@ -26,14 +26,27 @@ final class SampleModeTests: XCTestCase {
         return c
     }
 
+    /// The windows a head may get (sa_params.min_window): ceil(window_ratio * S_k), its doubling
+    /// below S_k, and its halvings (rounded up) down to min_window; only the first with 0.
+    func candidateWindows(sk: Int, ratio: Double, minWindow: Int) -> Set<Int> {
+        let w = Int((ratio * Double(sk)).rounded(.up))
+        guard minWindow > 0 else { return [w] }
+        var out: Set<Int> = 2 * w < sk ? [w, 2 * w] : [w]
+        var x = w
+        while (x + 1) / 2 >= minWindow { x = (x + 1) / 2; out.insert(x) }
+        return out
+    }
+
     func testPlanProperties() {
-        for (sq, sk, sinks) in [(300, 300, 4), (120, 500, 0), (257, 257, 16)] {
+        for (sq, sk, sinks, minWindow) in [(300, 300, 4, 64), (120, 500, 0, 64), (257, 257, 16, 64), (300, 300, 4, 8),
+                                           (300, 300, 4, 0)] {
             let c = structuredCase(sq: sq, sk: sk, hq: 4, hkv: 2)
-            let plan = PlanHeads(c, sparse { $0.sink_tokens = Int32(sinks) })
+            let plan = PlanHeads(c, sparse { $0.sink_tokens = Int32(sinks); $0.min_window = Int32(minWindow) })
             XCTAssertEqual(plan.heads.count, 4)
+            let windows = candidateWindows(sk: sk, ratio: 0.1, minWindow: minWindow)
             for head in plan.heads {
                 XCTAssertEqual(head.info.dense, 0)
-                XCTAssertEqual(head.info.window, Int64((0.1 * Double(sk)).rounded(.up)))
+                XCTAssertTrue(windows.contains(Int(head.info.window)), "window \(head.info.window) of \(windows.sorted())")
                 XCTAssertEqual(head.indices, head.indices.sorted(), "sorted")
                 XCTAssertEqual(Set(head.indices).count, head.indices.count, "unique")
                 XCTAssertTrue(head.indices.allSatisfy { $0 >= 0 && $0 < sk }, "in range")

@@ -16,7 +16,8 @@ final class StageTests: XCTestCase {
 
     /// Stage 1 on scores that take two values: keys in `marked` score 3 (log2 units), the others
     /// 0, so a row at position p with n marked keys has probabilities 8 / Z and 1 / Z,
-    /// Z = 8 n + (p + 1 - n).
+    /// Z = 8 n + (p + 1 - n). Candidate windows 8 (stage 1's), 4 and 2: bands at offsets 4...7
+    /// and 2...3 from each row.
     func testStage1SumsTheSoftmaxOutsideEachWindow() throws {
         let sk = 48, dim = 8, window = 8, sinks = 2, folds = 2
         let marked: Set<Int> = [1, 9, 17, 30]
@@ -35,7 +36,10 @@ final class StageTests: XCTestCase {
         let n = rows.count
         let foldMass = try ws.allocate(folds * ldS, of: Float.self, zeroed: true, what: "fold mass")
         let lse2 = try ws.allocate(n, of: Float.self, what: "lse"), inside = try ws.allocate(n, of: Float.self, what: "window")
-        let stats = SampleStats(columnMass: foldMass, rowLse2: lse2, rowWindowMass: inside)
+        let bands = WindowBands(windows: [window, 4, 2], full: 0, parts: 1, ldS: ldS,
+                                rowMassStore: try ws.allocate(2 * n, of: Float.self, what: "bands"),
+                                columnStore: try ws.allocate(2 * ldS, of: Float.self, zeroed: true, what: "bands"), sampled: n)
+        let stats = SampleStats(columnMass: foldMass, rowLse2: lse2, rowWindowMass: inside, bands: bands)
         let entries = SampledEntries(keys: try ws.allocate(n * SampledEntries.capacity, of: Int32.self, what: "e"),
                                      probs: try ws.allocate(n * SampledEntries.capacity, of: Float.self, what: "e"),
                                      counts: try ws.allocate(n, of: Int32.self, what: "e"))
@@ -45,6 +49,8 @@ final class StageTests: XCTestCase {
                      sinks: sinks, foldMass: foldMass, foldStride: ldS, folds: folds, q: qScratch, scores: scores)
 
         var expectedFold = [[Double]](repeating: [Double](repeating: 0, count: sk), count: folds)
+        var expectedBand = [[Double]](repeating: [Double](repeating: 0, count: sk), count: 2)
+        let bandOffsets = [4..<8, 2..<4]
         var index = 0
         for group in rows.groups {
             for (r, p) in group.enumerated() {
@@ -55,6 +61,13 @@ final class StageTests: XCTestCase {
                 XCTAssertEqual(Double(lse2[index]), log2(z), accuracy: 1e-5, "row \(p)")
                 XCTAssertEqual(Double(inside[index]), (textStart...p).map(prob).reduce(0, +), accuracy: 1e-6, "row \(p)")
                 for j in 0..<textStart { expectedFold[r % folds][j] += prob(j) }
+                for (b, offsets) in bandOffsets.enumerated() {
+                    let keys = offsets.map { p - $0 }.filter { $0 >= sinks }
+                    for j in keys { expectedBand[b][j] += prob(j) }
+                    XCTAssertEqual(Double(bands.rowMass(b)[index]), keys.map(prob).reduce(0, +), accuracy: 1e-6, "row \(p) band \(b)")
+                }
+                XCTAssertEqual(Double(stats.windowMass(ofRow: index, choice: 2)),
+                               (max(sinks, p - 1)...p).map(prob).reduce(0, +), accuracy: 1e-6, "row \(p) window 2")
                 // Every probability here is >= 1/256: all keys between the sinks and the window are entries.
                 let recorded = (0..<Int(entries.counts[index])).map { Int(entries.keys[index * SampledEntries.capacity + $0]) }
                 XCTAssertEqual(recorded, Array(min(sinks, windowStart)..<windowStart), "row \(p)")
@@ -67,17 +80,63 @@ final class StageTests: XCTestCase {
         for f in 0..<folds { for j in 0..<sk {
             XCTAssertEqual(Double(foldMass[f * ldS + j]), expectedFold[f][j], accuracy: 1e-6, "fold \(f) key \(j)")
         } }
+        for b in 0..<2 { for j in 0..<sk {
+            XCTAssertEqual(Double(bands.columns(b)[j]), expectedBand[b][j], accuracy: 1e-6, "band \(b) key \(j)")
+        } }
     }
 
     func selectColumns(_ mass: [Int: Float], sk: Int = 100, window: Int = 10, windowMass: Double = 1.5, alpha: Float,
-                       sinks: Int = 0, minStripes: Int = 0, maxStripes: Int = 0) -> [Int] {
-        var columnMass = [Float](repeating: 0, count: sk)
+                       sinks: Int = 0, minStripes: Int = 0, maxStripes: Int = 0, positions: [Int] = [96, 97, 98, 99],
+                       priorRows: Double = 0, credit: [Int: Float] = [:]) -> [Int] {
+        var columnMass = [Float](repeating: 0, count: sk), bonus = [Float](repeating: 0, count: sk)
         for (j, m) in mass { columnMass[j] = m }
-        return columnMass.withUnsafeBufferPointer {
-            selectStripes(columnMass: $0.baseAddress!, sk: sk, window: window, windowMass: windowMass, rows: [0, 1, 2, 3],
-                          positions: [96, 97, 98, 99], entries: nil, alpha: alpha, sinks: sinks,
-                          minStripes: minStripes, maxStripes: maxStripes, maxDiagonals: 0).columns
+        for (j, m) in credit { bonus[j] = m }
+        return columnMass.withUnsafeBufferPointer { c in
+            bonus.withUnsafeBufferPointer { b in
+                selectStripes(columnMass: c.baseAddress!, sk: sk, window: window, windowMass: windowMass, rows: [0, 1, 2, 3],
+                              positions: positions, entries: nil, alpha: alpha, sinks: sinks,
+                              minStripes: minStripes, maxStripes: maxStripes, maxDiagonals: 0,
+                              credit: credit.isEmpty ? nil : b.baseAddress!, priorRows: priorRows).stripes.columns
+            }
         }
+    }
+
+    /// Rows at positions 30, 50, 70, 90 (window 10): key 5 is kept by all four, key 50 by the
+    /// rows at 70 and 90. Key 5 holds 0.6, key 50 0.5: by mass key 5 is first; per kept row (plus
+    /// a prior of 2 rows) key 50 is (0.5 / 4 > 0.6 / 6), and with a prior of 20 key 5 again.
+    func testStage2RanksStripesByMassPerKeptRow() {
+        let mass: [Int: Float] = [5: 0.6, 50: 0.5], positions = [30, 50, 70, 90]
+        // 4 rows, 3.0 in their windows: alpha 0.85 asks 3.4, one more column.
+        XCTAssertEqual(selectColumns(mass, windowMass: 3.0, alpha: 0.85, positions: positions), [5])
+        XCTAssertEqual(selectColumns(mass, windowMass: 3.0, alpha: 0.85, positions: positions, priorRows: 2), [50])
+        XCTAssertEqual(selectColumns(mass, windowMass: 3.0, alpha: 0.85, positions: positions, priorRows: 20), [5])
+    }
+
+    /// A column's credit (its mass in the bands a narrower window gives up) counts towards alpha
+    /// once picked, but does not rank it: key 40 (0.3, credit 0.6) is taken after key 20 (0.5),
+    /// and then reaches the target that key 20 alone does not.
+    func testStage2CreditsBandMassWithoutRankingByIt() {
+        let mass: [Int: Float] = [20: 0.5, 40: 0.3, 60: 0.2]
+        // 4 rows, 2.0 in their windows: alpha 0.8 asks 3.2, more than all three columns hold.
+        XCTAssertEqual(selectColumns(mass, windowMass: 2.0, alpha: 0.8), [20, 40, 60])
+        XCTAssertEqual(selectColumns(mass, windowMass: 2.0, alpha: 0.8, credit: [40: 0.6]), [20, 40])
+        XCTAssertEqual(selectColumns(mass, windowMass: 2.0, alpha: 0.6, credit: [40: 0.6]), [20])
+    }
+
+    /// A selection says whether it reached alpha: one whose candidates run out does not (a
+    /// narrower window is then not a candidate mask).
+    func testStage2ReportsWhetherAlphaWasReached() {
+        var columnMass = [Float](repeating: 0, count: 100)
+        columnMass[20] = 0.5
+        func reached(_ alpha: Float) -> Bool {
+            columnMass.withUnsafeBufferPointer {
+                selectStripes(columnMass: $0.baseAddress!, sk: 100, window: 10, windowMass: 2.0, rows: [0, 1, 2, 3],
+                              positions: [96, 97, 98, 99], entries: nil, alpha: alpha, sinks: 0, minStripes: 0,
+                              maxStripes: 0, maxDiagonals: 0).reachedAlpha
+            }
+        }
+        XCTAssertTrue(reached(0.6))      // 2.5 >= 2.4
+        XCTAssertFalse(reached(0.7))     // 2.5 < 2.8 with every candidate taken
     }
 
     /// Four sampled rows (total mass 4), 1.5 of it in their windows; column masses 1.0, 0.8,
@@ -114,7 +173,7 @@ final class StageTests: XCTestCase {
             columnMass.withUnsafeBufferPointer {
                 selectStripes(columnMass: $0.baseAddress!, sk: sk, window: 4, windowMass: 1.0, rows: [0, 1, 2, 3],
                               positions: positions, entries: entries, alpha: alpha, sinks: 0,
-                              minStripes: 0, maxStripes: 0, maxDiagonals: maxDiagonals)
+                              minStripes: 0, maxStripes: 0, maxDiagonals: maxDiagonals).stripes
             }
         }
         var s = select(0.7, maxDiagonals: 64)                 // 1.0 + 2.0 >= 2.8

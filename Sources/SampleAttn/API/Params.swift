@@ -18,6 +18,8 @@ enum Defaults {
     static let blockSize: Int32 = 64
     static let alphaCorrection: Float = 2     // gain on the held-out shortfall
     static let precision = SA_PRECISION_F32
+    static let minWindow: Int32 = 64          // narrowest per-head window candidate, in keys
+    static let rankPriorRows: Int32 = 16      // one sampled group
 }
 
 /// The size of sa_params in version 0.0 of the API (fields up to and including `flags`).
@@ -48,6 +50,8 @@ func defaultParams() -> sa_params {
     p.block_size = Defaults.blockSize
     p.alpha_correction = Defaults.alphaCorrection
     p.precision = Defaults.precision
+    p.min_window = Defaults.minWindow
+    p.rank_prior_rows = Defaults.rankPriorRows
     return p
 }
 
@@ -114,6 +118,8 @@ extension Params {
         guard p.precision == SA_PRECISION_F32 || p.precision == SA_PRECISION_BF16 else {
             throw bad("precision \(p.precision) is not one of SA_PRECISION_F32 (0), SA_PRECISION_BF16 (1)")
         }
+        guard p.min_window >= 0 else { throw bad("min_window \(p.min_window) must be >= 0 (0 = the fixed window)") }
+        guard p.rank_prior_rows >= 0 else { throw bad("rank_prior_rows \(p.rank_prior_rows) must be >= 0 (0 = rank by mass)") }
         mode = p.mode
         alpha = p.alpha
         windowRatio = p.window_ratio
@@ -134,5 +140,7 @@ extension Params {
         blockSize = Int(p.block_size)
         alphaCorrection = p.alpha_correction
         bf16Products = p.precision == SA_PRECISION_BF16
+        minWindow = Int(p.min_window)
+        rankPriorRows = Int(p.rank_prior_rows)
     }
 }

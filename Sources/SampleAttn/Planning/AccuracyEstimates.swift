@@ -24,14 +24,15 @@ func estimatedKept(indices: [Int], diagonals: [Int], columnMass: UnsafePointer<F
     return kept
 }
 
-/// sa_attention's estimate for a sparse head: the mean over the sampled rows of their window
-/// mass, their mass on the selected keys outside their windows (exactly the column sums) and
-/// what the diagonals add.
-func estimatedCRA(_ head: HeadPlan, stats: SampleStats, entries: SampledEntries?, rows: SampleRows,
-                  positions: [Int], allRows: [Int], sk: Int) -> Double {
-    let kept = estimatedKept(indices: head.indices, diagonals: head.diagonals, columnMass: stats.columnMass,
-                             windowMass: stats.windowMass(of: allRows), rows: allRows, positions: positions,
-                             entries: entries, sk: sk)
+/// sa_attention's estimate for a sparse head: the mean over the sampled rows of their mass inside
+/// the head's window, their mass on the selected keys outside it (exactly the column sums outside
+/// that window, `columnMass`) and what the diagonals add.
+func estimatedCRA(_ head: HeadPlan, stats: SampleStats, columnMass: UnsafePointer<Float>, entries: SampledEntries?,
+                  rows: SampleRows, positions: [Int], allRows: [Int], sk: Int) -> Double {
+    let choice = stats.bands.choice(ofWindow: head.window)
+    let kept = estimatedKept(indices: head.indices, diagonals: head.diagonals, columnMass: columnMass,
+                             windowMass: stats.windowMass(of: allRows, choice: choice), rows: allRows,
+                             positions: positions, entries: entries, sk: sk)
     return min(1, kept / Double(rows.count))
 }
 
@@ -71,6 +72,7 @@ func sampledRowCRA(_ rows: SampleRows, head: Int, plan: HeadPlan, sinks: Int, pr
     let qmul = pb.scale * Float(1.4426950408889634)
     var minimum = Double.infinity, total = 0.0
     var index = 0
+    let choice = stats.bands.choice(ofWindow: plan.window)
     for group in rows.groups {
         let n = group.count, nPad = KernelTraits.roundUp(n, KernelTraits.rows)
         packQueries(pb.q, head: head, rows: group, scale: qmul, into: q, row: scores)
@@ -80,7 +82,7 @@ func sampledRowCRA(_ rows: SampleRows, head: Int, plan: HeadPlan, sinks: Int, pr
             let row = scores + r * lds
             let count = plan.stripeCount(atPosition: pb.position(ofRow: i))
             let lse = stats.rowLse2[index]
-            var kept = Double(stats.rowWindowMass[index])
+            var kept = Double(stats.windowMass(ofRow: index, choice: choice))
             for e in 0..<count { kept += Double(exp2s(row[e] - lse)) }
             for e in count..<max(count, sinks) where plan.indices[e] <= pb.position(ofRow: i) {
                 kept += Double(exp2s(row[e] - lse))     // sinks inside the window

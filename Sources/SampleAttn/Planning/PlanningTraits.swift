@@ -10,4 +10,7 @@ enum PlanningTraits {
     /// Keys per task when stage 1 reduces its sums (a multiple of 8; the sums are elementwise,
     /// so this only sets the tasks' size).
     static let reductionKeys = 2048
+    /// Seed plans' candidate windows wider than window_ratio's: its doublings, this many (two
+    /// were measured; the second was never the cheapest, docs/DEFAULTS.md).
+    static let widerWindows = 1
 }

@@ -4,6 +4,7 @@ import CSampleAttn
 /// their softmax per key (Stage1Sampling), stage 2 picks each query head's stripes
 /// (Stage2Filtering), the shared policy unions them over the group and falls back to dense
 /// (PlanPolicy), and the sampled rows' CRA over the final mask is estimated (AccuracyEstimates).
+/// Each head's window is one of WindowBands' candidates, the one whose mask keeps the fewest entries.
 func buildSeedPlan(_ pb: Problem, _ params: Params, threads: Int, ws: Workspace, rowMinimum: Bool) throws -> Plan {
     let sq = pb.sq, sk = pb.sk, G = pb.groupSize
     // ceil(window_ratio * S_k) in float32, the precision the ratio was given in (0.1 * 300 is 30,
@@ -13,7 +14,9 @@ func buildSeedPlan(_ pb: Problem, _ params: Params, threads: Int, ws: Workspace,
     let sinkCount = min(params.sinkTokens, sk)
     let rows = SampleRows(sq: sq, ratio: params.sampleRatio, groupSize: params.sampleGroup)
     let split = SampleSplit(rows: rows, folds: params.alphaCorrection > 0 ? PlanningTraits.heldOutFolds : 1)
-    let buffers = try SeedWorkspace(pb, rows: rows, split: split, withEntries: params.maxDiagonals > 0,
+    let (windows, fullWindow) = WindowBands.windows(from: window, minWindow: params.minWindow,
+                                                      wider: PlanningTraits.widerWindows, sk: sk)
+    let buffers = try SeedWorkspace(pb, rows: rows, split: split, windows: windows, fullWindow: fullWindow, withEntries: params.maxDiagonals > 0,
                                     rowMinimum: rowMinimum, threads: threads, ws: ws)
     let positions = rows.groups.flatMap { $0.map { pb.position(ofRow: $0) } }
 
@@ -22,6 +25,9 @@ func buildSeedPlan(_ pb: Problem, _ params: Params, threads: Int, ws: Workspace,
     let chosen = UnsafeMutablePointer<Stripes>.allocate(capacity: G)
     chosen.initialize(repeating: ([], []), count: G)
     defer { chosen.deinitialize(count: G); chosen.deallocate() }
+    let choices = UnsafeMutablePointer<Int>.allocate(capacity: G)    // each head's window: an index into `windows`
+    choices.initialize(repeating: 0, count: G)
+    defer { choices.deallocate() }
     let indexes = UnsafeMutablePointer<EntryIndex?>.allocate(capacity: G)
     indexes.initialize(repeating: nil, count: G)
     defer { indexes.deinitialize(count: G); indexes.deallocate() }
@@ -37,8 +43,22 @@ func buildSeedPlan(_ pb: Problem, _ params: Params, threads: Int, ws: Workspace,
 
     for kvHead in 0..<pb.hkv {
         let t0 = sac_now_seconds()
+        let bandTasks = windows.count > 1 ? G : 0
+        parallelFor(threads: threads, tasks: bandTasks) { hl, _ in
+            let bands = buffers.bands(hl)
+            bands.columns(part: 0, band: 0).update(repeating: 0, count: split.parts * bands.count * buffers.ldS)
+        }
         sampleKVGroup(kvHead, problem: pb, rows: rows, split: split, window: window, sinks: sinkCount,
                       threads: threads, ws: buffers)
+        // The bands' column sums: the partitions into partition 0, in partition order.
+        parallelFor(threads: threads, tasks: bandTasks * (windows.count - 1)) { t, _ in
+            let bands = buffers.bands(t / (windows.count - 1)), b = t % (windows.count - 1)
+            let total = bands.columns(part: 0, band: b)
+            for part in 1..<split.parts {
+                let src = bands.columns(part: part, band: b)
+                for j in 0..<buffers.ldS { total[j] += src[j] }
+            }
+        }
         let t1 = sac_now_seconds()
         timeSample += t1 - t0
 
@@ -49,7 +69,7 @@ func buildSeedPlan(_ pb: Problem, _ params: Params, threads: Int, ws: Workspace,
             indexes[hl] = buffers.entries(hl).map { EntryIndex($0, rows: split.allRows, positions: positions, sk: sk) }
         }
         func selection(_ hl: Int) -> HeadSelection {
-            HeadSelection(sk: sk, window: window, sinks: sinkCount, positions: positions, entries: buffers.entries(hl),
+            HeadSelection(sq: sq, sk: sk, window: window, sinks: sinkCount, positions: positions, entries: buffers.entries(hl),
                           index: indexes[hl], stats: buffers.stats(hl), params: params)
         }
         parallelFor(threads: threads, tasks: G * checkedFolds.count) { t, worker in
@@ -57,25 +77,30 @@ func buildSeedPlan(_ pb: Problem, _ params: Params, threads: Int, ws: Workspace,
             let fold = SampleFold(columnMass: buffers.foldMass(hl, f), rows: split.foldRows[f], otherRows: split.otherRows[f])
             heldOut[t] = selection(hl).heldOut(fold, others: buffers.selectionScratch(worker))
         }
-        parallelFor(threads: threads, tasks: G) { hl, _ in
+        parallelFor(threads: threads, tasks: G) { hl, worker in
             let folds = Array(UnsafeBufferPointer(start: heldOut + hl * checkedFolds.count, count: checkedFolds.count))
-            chosen[hl] = selection(hl).stripes(heldOut: folds, allRows: split.allRows)
+            let choice = selection(hl).mask(heldOut: folds, allRows: split.allRows, scratch: buffers.selectionScratch(worker))
+            chosen[hl] = choice.stripes
+            choices[hl] = choice.choice
         }
         if params.shareKVGroup {
+            // A head keeps the group's diagonals outside its own window (one inside it is kept).
             let columns = groupUnion((0..<G).map { chosen[$0].columns })
             let diagonals = groupUnion((0..<G).map { chosen[$0].diagonals })
-            for hl in 0..<G { chosen[hl] = (columns, diagonals) }
+            for hl in 0..<G { chosen[hl] = (columns, diagonals.filter { $0 >= windows[choices[hl]] }) }
         }
         // Each head's plan, its kept entries and (for sa_attention) its estimated CRA, one task
         // per head; then the serial policy.
-        parallelFor(threads: threads, tasks: G) { hl, _ in
-            var head = HeadPlan(dense: false, window: window, indices: Array(0..<sinkCount) + chosen[hl].columns,
+        parallelFor(threads: threads, tasks: G) { hl, worker in
+            var head = HeadPlan(dense: false, window: windows[choices[hl]], indices: Array(0..<sinkCount) + chosen[hl].columns,
                                 keptEntries: 0, causalEntries: causal, craMean: 0, craMin: 0,
                                 diagonals: chosen[hl].diagonals)
             head.keptEntries = head.seedKeptEntries(sq: sq, sk: sk)
             if !rowMinimum {
-                head.craMean = estimatedCRA(head, stats: buffers.stats(hl), entries: buffers.entries(hl), rows: rows,
-                                            positions: positions, allRows: split.allRows, sk: sk)
+                let columnMass = selection(hl).columnMass(choice: choices[hl], scratch: buffers.selectionScratch(worker))
+                head.craMean = estimatedCRA(head, stats: buffers.stats(hl), columnMass: columnMass,
+                                            entries: buffers.entries(hl), rows: rows, positions: positions,
+                                            allRows: split.allRows, sk: sk)
                 head.craMin = .nan
             }
             built[hl] = head

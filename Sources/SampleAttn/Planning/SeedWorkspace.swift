@@ -1,6 +1,6 @@
 /// The seed planner's buffers, all allocated before any work: one K/V head's packed keys,
 /// per-worker scratch, and per query head of the group stage 1's sums (per partition and fold,
-/// then the total), row statistics and large entries.
+/// then the total), row statistics, large entries and the narrower windows' bands (WindowBands).
 struct SeedWorkspace {
     let keys: PackedKV
     let ldS: Int                 // padded keys: the stride of every per-key row
@@ -13,12 +13,17 @@ struct SeedWorkspace {
     private let rowStats: UnsafeMutablePointer<Float>
     private let entryStore: [SampledEntries]
     private let sampled: Int
+    let windows: [Int]
+    let fullWindow: Int
+    private let bandRows: UnsafeMutablePointer<Float>?
+    private let bandColumns: UnsafeMutablePointer<Float>?
+    private let parts: Int
     /// Per worker: room to gather one head's selected keys (at most sk) for the exact CRA.
     let panels: UnsafeMutablePointer<Float>
     /// Stage 1's turns, per query head of the group and partition: the next group to add its sums.
     let turns: UnsafeMutablePointer<Int32>
 
-    init(_ pb: Problem, rows: SampleRows, split: SampleSplit, withEntries: Bool, rowMinimum: Bool,
+    init(_ pb: Problem, rows: SampleRows, split: SampleSplit, windows: [Int], fullWindow: Int, withEntries: Bool, rowMinimum: Bool,
          threads: Int, ws: Workspace) throws {
         let G = pb.groupSize, dim = pb.dim, ldS = PackedKV.paddedKeys(pb.sk)
         self.dim = dim
@@ -32,6 +37,15 @@ struct SeedWorkspace {
         slots = split.parts * split.folds + 1
         mass = try ws.allocate(try checkedProduct(G, slots, ldS, what: "column mass"), of: Float.self, what: "column mass")
         rowStats = try ws.allocate(2 * G * rows.count, of: Float.self, what: "sampled row stats")
+        self.windows = windows
+        self.fullWindow = fullWindow
+        parts = split.parts
+        let bands = windows.count - 1
+        bandRows = bands > 0
+            ? try ws.allocate(try checkedProduct(G, bands, rows.count, what: "window bands"), of: Float.self, what: "window bands") : nil
+        bandColumns = bands > 0
+            ? try ws.allocate(try checkedProduct(G, split.parts, bands, ldS, what: "window bands"), of: Float.self,
+                              what: "window bands") : nil
         if withEntries {
             let capacity = SampledEntries.capacity, n = rows.count
             let slots = try checkedProduct(G, n, capacity, what: "sampled entries")
@@ -55,7 +69,13 @@ struct SeedWorkspace {
     func foldMass(_ hl: Int, _ f: Int) -> UnsafeMutablePointer<Float> { slot(hl, f) }
     func stats(_ hl: Int) -> SampleStats {
         SampleStats(columnMass: slot(hl, slots - 1), rowLse2: rowStats + 2 * hl * sampled,
-                    rowWindowMass: rowStats + (2 * hl + 1) * sampled)
+                    rowWindowMass: rowStats + (2 * hl + 1) * sampled, bands: bands(hl))
+    }
+    /// Head hl's window bands (none when the window is fixed).
+    func bands(_ hl: Int) -> WindowBands {
+        let n = windows.count - 1
+        return WindowBands(windows: windows, full: fullWindow, parts: parts, ldS: ldS, rowMassStore: bandRows.map { $0 + hl * n * sampled },
+                           columnStore: bandColumns.map { $0 + hl * parts * n * ldS }, sampled: sampled)
     }
     /// Head hl's large entries; nil without diagonal stripes.
     func entries(_ hl: Int) -> SampledEntries? { entryStore.isEmpty ? nil : entryStore[hl] }

@@ -87,6 +87,11 @@ func sampleGroups(_ rows: SampleRows, _ groupIndices: [Int], head: Int, problem 
             var inside: Float = 0
             for j in textStart..<(p + 1) { inside += row[j] }
             stats.rowWindowMass[sampleIndex + r] = inside * inv
+            // Narrower candidate windows: the row's mass per band and the band's column sums, in
+            // the group's partition (group g is in partition g % parts, SampleSplit).
+            if stats.bands.count > 0 {
+                stats.bands.record(sampleIndex + r, part: g % stats.bands.parts, position: p, row: row, inv: inv, sinks: sinks)
+            }
             addScaled(foldMass + (r % folds) * foldStride, row, textStart, inv)   // keys 0 ... p - w, and the sinks
             entries?.record(sampleIndex + r, row: row, from: min(sinks, windowStart), to: windowStart, inv: inv)
         }

@@ -15,6 +15,12 @@ private func forcedSinkMass(_ columnMass: UnsafePointer<Float>, sinks: Int) -> D
 /// Selected stripes of one head: key columns (sinks excluded) and diagonal offsets, ascending.
 typealias Stripes = (columns: [Int], diagonals: [Int])
 
+/// A selection's stripes and whether they reached alpha (the candidates can run out first).
+struct StripeSelection {
+    var stripes: Stripes
+    var reachedAlpha: Bool
+}
+
 /// Selected stripes of one head: columns (ascending, sinks excluded) and diagonal offsets
 /// (ascending, each >= window).
 /// - columnMass: sampled mass per key outside each row's window ([sk]).
@@ -23,10 +29,14 @@ typealias Stripes = (columns: [Int], diagonals: [Int])
 /// - positions: all sampled rows' positions, in stage-1 order; entries: their large entries
 ///   (nil when maxDiagonals is 0).
 /// - index: the entries of a superset of `rows` by key and offset (built from `rows` when nil).
+/// - credit: with a window narrower than stage 1's, each column's sampled mass in the band
+///   between the two: added to the kept mass when the column is picked, but not to its rank, so
+///   a column is not picked for the band mass of the few sampled groups near it.
 /// - candidates: columns in [sinks, sk - window), diagonals in [window, sk).
 func selectStripes(columnMass: UnsafePointer<Float>, sk: Int, window: Int, windowMass: Double,
                    rows: [Int], positions: [Int], entries: SampledEntries?, index: EntryIndex? = nil,
-                   alpha: Float, sinks: Int, minStripes: Int, maxStripes: Int, maxDiagonals: Int) -> Stripes {
+                   alpha: Float, sinks: Int, minStripes: Int, maxStripes: Int, maxDiagonals: Int,
+                   credit: UnsafePointer<Float>? = nil, priorRows: Double = 0) -> StripeSelection {
     let firstCandidate = min(sinks, sk)
     let endCandidate = max(firstCandidate, sk - window)
     // alpha applies to the mass outside the forced sinks: heads that park most of their
@@ -69,17 +79,30 @@ func selectStripes(columnMass: UnsafePointer<Float>, sk: Int, window: Int, windo
         for d in window..<sk where diagonal[d] > 0 { initial.append((diagonal[d], sk + d)) }
     }
 
+    // Rank (priorRows > 0): a stripe's mass per sampled row that sees it, plus priorRows rows,
+    // i.e. its mass per kept entry: a column late in the prompt costs fewer rows than an early
+    // one. The prior keeps a stripe seen by a few rows from ranking first on their noise.
+    let seenFrom = rows.map { positions[$0] }.sorted()
+    func key(_ mass: Double, _ id: Int) -> Double {
+        guard priorRows > 0 else { return mass }
+        let first = id >= sk ? id - sk : id + window       // the first position that keeps it
+        var lo = 0, hi = seenFrom.count
+        while lo < hi { let mid = (lo + hi) / 2; if seenFrom[mid] < first { lo = mid + 1 } else { hi = mid } }
+        return mass / (Double(seenFrom.count - lo) + priorRows)
+    }
+    if priorRows > 0 { initial = initial.map { (key($0.mass, $0.id), $0.id) } }
     var heap = Candidates(consume initial)
     var columns: [Int] = [], diagonals: [Int] = []
     var taken = [Bool](repeating: false, count: sk)
     while kept < target && !heap.isEmpty {
-        let (mass, id) = heap.pop()
+        let (rank, id) = heap.pop()
         let isDiagonal = id >= sk
         let current = isDiagonal ? diagonal[id - sk] : column[id]
-        if current != mass {                      // stale: an earlier pick took some of its entries
-            if current > 0 { heap.push((current, id)) }
+        if key(current, id) != rank {             // stale: an earlier pick took some of its entries
+            if current > 0 { heap.push((key(current, id), id)) }
             continue
         }
+        let mass = current
         if isDiagonal {
             if diagonals.count >= maxDiagonals { continue }
             let d = id - sk
@@ -91,6 +114,7 @@ func selectStripes(columnMass: UnsafePointer<Float>, sk: Int, window: Int, windo
             }
         } else {
             if maxStripes > 0 && columns.count >= maxStripes { continue }
+            if let credit { kept += Double(credit[id]) }
             columns.append(id)
             taken[id] = true
             column[id] = 0
@@ -114,7 +138,8 @@ func selectStripes(columnMass: UnsafePointer<Float>, sk: Int, window: Int, windo
         }
     }
     // Ascending from the flags: a scan of the candidates costs less than sorting the picks.
-    return ((firstCandidate..<endCandidate).filter { taken[$0] }, diagonals.sorted())
+    return StripeSelection(stripes: ((firstCandidate..<endCandidate).filter { taken[$0] }, diagonals.sorted()),
+                           reachedAlpha: kept >= target)
 }
 
 /// One fold of the held-out check (the sampled rows at one offset mod 4 in their groups): its
@@ -127,38 +152,46 @@ struct SampleFold {
 
 /// Stage 2 of one head from its stage-1 sums (`stats`: totals over all sampled rows).
 struct HeadSelection {
-    let sk: Int, window: Int, sinks: Int
+    let sq: Int, sk: Int, window: Int, sinks: Int
     let positions: [Int]
     let entries: SampledEntries?
     let index: EntryIndex?       // entries of all sampled rows, by key and offset
     let stats: SampleStats
     let params: Params
 
-    func select(columnMass: UnsafePointer<Float>, rows: [Int], alpha: Float) -> Stripes {
-        selectStripes(columnMass: columnMass, sk: sk, window: window, windowMass: stats.windowMass(of: rows),
+    func select(columnMass: UnsafePointer<Float>, rows: [Int], alpha: Float, window: Int, windowMass: Double,
+                credit: UnsafePointer<Float>? = nil) -> StripeSelection {
+        selectStripes(columnMass: columnMass, sk: sk, window: window, windowMass: windowMass,
                       rows: rows, positions: positions, entries: entries, index: index, alpha: alpha, sinks: sinks,
                       minStripes: params.minStripes, maxStripes: params.maxStripes,
-                      maxDiagonals: params.maxDiagonals)
+                      maxDiagonals: params.maxDiagonals, credit: credit, priorRows: Double(params.rankPriorRows))
     }
 
     /// One fold of the held-out check: the stripes chosen on the other folds' rows at alpha, the
     /// fold's own mass they keep, and the fold's mass outside the sinks. Stripes fitted to the
     /// rows that chose them keep less of other rows' mass (heads that read per-row retrieved
     /// keys; docs/DEFAULTS.md), and stage 2 sees only the rows that chose them. The folds of all
-    /// heads are independent tasks; `others` is [sk] scratch.
+    /// heads are independent tasks; `others` is [sk] scratch. Always with the full window.
     func heldOut(_ fold: SampleFold, others: UnsafeMutablePointer<Float>) -> HeldOutFold {
         for j in 0..<sk { others[j] = stats.columnMass[j] - fold.columnMass[j] }
-        let pick = select(columnMass: others, rows: fold.otherRows, alpha: params.alpha)
+        let pick = select(columnMass: others, rows: fold.otherRows, alpha: params.alpha, window: window,
+                          windowMass: stats.windowMass(of: fold.otherRows)).stripes
         let kept = estimatedKept(indices: pick.columns, diagonals: pick.diagonals, columnMass: fold.columnMass,
                                  windowMass: stats.windowMass(of: fold.rows), rows: fold.rows,
                                  positions: positions, entries: entries, sk: sk)
         return HeldOutFold(kept: kept, total: Double(fold.rows.count) - forcedSinkMass(fold.columnMass, sinks: min(sinks, sk)))
     }
 
-    /// The head's stripes: alpha raised by alpha_correction x the held-out shortfall (up to 1;
-    /// with fewer than 2 folds, or a correction of 0, the paper's rule). `folds` are heldOut's
-    /// results in fold order, summed in that order.
-    func stripes(heldOut folds: [HeldOutFold], allRows: [Int]) -> Stripes {
+    /// The head's mask: alpha raised by alpha_correction x the held-out shortfall (up to 1; with
+    /// fewer than 2 folds, or a correction of 0, the paper's rule); then, for each candidate
+    /// window, the stripes that reach it with that window's mass, and the candidate that keeps
+    /// the fewest entries (the earlier on a tie) among those that reach it (stage 1's window
+    /// always qualifies: the paper's mask when nothing reaches alpha). Columns are ranked by their sampled mass outside
+    /// the candidate, or, for a window narrower than stage 1's, outside stage 1's and credited
+    /// with what they keep of the bands given up (a band near a sampled group is seen by that
+    /// group alone, and would buy columns that help no other row). `folds` are heldOut's results
+    /// in fold order, summed in that order; `scratch` is [sk].
+    func mask(heldOut folds: [HeldOutFold], allRows: [Int], scratch: UnsafeMutablePointer<Float>) -> HeadChoice {
         var alpha = params.alpha
         if params.alphaCorrection > 0 && folds.count >= 2 {
             var kept = 0.0, total = 0.0
@@ -166,8 +199,53 @@ struct HeadSelection {
             let shortfall = Double(params.alpha) - (total > 0 ? kept / total : 1)
             if shortfall > 0 { alpha = Float(min(1, Double(params.alpha) + Double(params.alphaCorrection) * shortfall)) }
         }
-        return select(columnMass: stats.columnMass, rows: allRows, alpha: alpha)
+        let bands = stats.bands
+        var best = HeadChoice(stripes: ([], []), choice: bands.full, keptEntries: Int.max)
+        for choice in bands.windows.indices {
+            let w = bands.windows[choice]
+            let narrower = choice > bands.full
+            let selection = select(columnMass: narrower ? UnsafePointer(stats.columnMass) : columnMass(choice: choice, scratch: scratch),
+                                   rows: allRows, alpha: alpha, window: w, windowMass: stats.windowMass(of: allRows, choice: choice),
+                                   credit: narrower ? bandMass(choice: choice, scratch: scratch) : nil)
+            if !selection.reachedAlpha && choice != bands.full { continue }
+            let stripes = selection.stripes
+            let head = HeadPlan(dense: false, window: w, indices: Array(0..<sinks) + stripes.columns, keptEntries: 0,
+                                causalEntries: 0, craMean: 0, craMin: 0, diagonals: stripes.diagonals)
+            let kept = head.seedKeptEntries(sq: sq, sk: sk)
+            if kept < best.keptEntries { best = HeadChoice(stripes: stripes, choice: choice, keptEntries: kept) }
+        }
+        return best
     }
+
+    /// The sampled column sums outside candidate window `choice`: stage 1's, less (a wider
+    /// window) or plus (a narrower one) the bands between the two, in band order, in `scratch`.
+    func columnMass(choice: Int, scratch: UnsafeMutablePointer<Float>) -> UnsafePointer<Float> {
+        if choice == stats.bands.full { return UnsafePointer(stats.columnMass) }
+        scratch.update(from: stats.columnMass, count: sk)
+        let sign: Float = choice < stats.bands.full ? -1 : 1
+        for b in stats.bands.between(choice) {
+            let band = stats.bands.columns(b)
+            for j in 0..<sk { scratch[j] += sign * band[j] }
+        }
+        return UnsafePointer(scratch)
+    }
+
+    /// The sampled column sums in the bands between stage 1's window and a narrower candidate.
+    func bandMass(choice: Int, scratch: UnsafeMutablePointer<Float>) -> UnsafePointer<Float> {
+        scratch.update(repeating: 0, count: sk)
+        for b in stats.bands.between(choice) {
+            let band = stats.bands.columns(b)
+            for j in 0..<sk { scratch[j] += band[j] }
+        }
+        return UnsafePointer(scratch)
+    }
+}
+
+/// A head's chosen stripes, the index of its window among the candidates, and its kept entries.
+struct HeadChoice {
+    var stripes: Stripes
+    var choice: Int
+    var keptEntries: Int
 }
 
 /// One fold's part of the held-out kept share: kept / total summed over the folds.

@@ -21,4 +21,6 @@ struct Params: Equatable {
     var blockSize: Int
     var alphaCorrection: Float   // seed mode; 0 = alpha on the sampled rows (the paper)
     var bf16Products: Bool       // SA_PRECISION_BF16: the attention pass's products in bfloat16
+    var minWindow: Int           // seed mode: narrowest candidate window in keys; 0 = the fixed window
+    var rankPriorRows: Int       // seed mode: stripes ranked by mass per row (+ this); 0 = by mass (the paper)
 }

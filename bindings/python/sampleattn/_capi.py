@@ -124,6 +124,12 @@ class sa_params(Structure):
         # seed mode: alpha raised by this x the held-out shortfall, [0, 16]; default 2, 0 = the paper
         ("alpha_correction", c_float),
         ("precision", c_int32),      # SA_PRECISION_*: the two products in float32 (default) or bfloat16
+        # seed mode: per head, the window is ceil(window_ratio * S_k) or a halving of it down to
+        # min_window keys, whichever mask keeps the fewest entries; default 64, 0 = the fixed window
+        ("min_window", c_int32),
+        # seed mode: stripes ranked by sampled mass per sampled row that keeps them (+ this many
+        # rows); default 16, 0 = by mass (the paper)
+        ("rank_prior_rows", c_int32),
     ]
 
 

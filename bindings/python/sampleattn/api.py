@@ -190,7 +190,8 @@ def _layout(layout: Any) -> str:
 
 # The sa_params fields an option of ``attention`` sets, with the converter of its value.
 _INT_FIELDS = ("sink_tokens", "min_seq_len", "min_stripes", "max_stripes", "sample_group",
-               "max_diagonals", "chunk_n", "block_size")
+               "max_diagonals", "chunk_n", "block_size", "min_window",
+               "rank_prior_rows")
 _FLOAT_FIELDS = ("alpha", "window_ratio", "sample_ratio", "max_density", "alpha_correction",
                  "alpha_column", "alpha_slash")
 
@@ -578,7 +579,8 @@ def attention(q: Array, k: Array, v: Array, *, mode: Optional[Union[str, int]] =
               sample_group: Optional[int] = None, alpha_column: Optional[float] = None,
               alpha_slash: Optional[float] = None, chunk_n: Optional[int] = None,
               block_size: Optional[int] = None, max_diagonals: Optional[int] = None,
-              alpha_correction: Optional[float] = None,
+              alpha_correction: Optional[float] = None, min_window: Optional[int] = None,
+              rank_prior_rows: Optional[int] = None,
               precision: Optional[Union[str, int]] = None, out: Optional[Array] = None,
               stats: bool = False) -> Any:
     """Causal prefill attention.
@@ -593,7 +595,9 @@ def attention(q: Array, k: Array, v: Array, *, mode: Optional[Union[str, int]] =
     "slash"). alpha, window_ratio, sample_ratio, sink_tokens, min_seq_len, max_density,
     min_stripes, max_stripes, sample_group, max_diagonals (seed mode's diagonal stripes; 0 = the
     paper's mask), alpha_correction (seed mode: alpha raised by this times the held-out
-    shortfall; 0 = the paper's rule); the slash mode's alpha_column, alpha_slash, chunk_n,
+    shortfall; 0 = the paper's rule), min_window (seed mode: narrowest per-head window candidate
+    in keys; 0 = the fixed window), rank_prior_rows (seed mode: stripes ranked by mass per
+    sampled row plus this many rows; 0 = by mass); the slash mode's alpha_column, alpha_slash, chunk_n,
     block_size; share_kv_group, force_sparse (the SA_FLAG_* bits). precision: "float32" (the
     default) or "bfloat16": the two products with Q, K, V and the probabilities rounded to
     bfloat16, float32 sums, softmax and output. scale: None (or 0) = 1/sqrt(d). threads: None (or
@@ -615,7 +619,8 @@ def attention(q: Array, k: Array, v: Array, *, mode: Optional[Union[str, int]] =
                           max_stripes=max_stripes, sample_group=sample_group,
                           alpha_column=alpha_column, alpha_slash=alpha_slash, chunk_n=chunk_n,
                           block_size=block_size, max_diagonals=max_diagonals,
-                          alpha_correction=alpha_correction)
+                          alpha_correction=alpha_correction, min_window=min_window,
+                          rank_prior_rows=rank_prior_rows)
     call = _Call(q, k, v, layout, out, return_lse, stats)
     ctx = _context(threads)
     lib = _capi.lib()

@@ -39,7 +39,8 @@ _UNSUPPORTED_KWARGS = ("softcap", "position_bias", "s_aux", "sinks", "alibi_slop
 _OPTION_NAMES = ("window_ratio", "sample_ratio", "sink_tokens", "min_seq_len", "max_density",
                  "share_kv_group", "force_sparse", "min_stripes", "max_stripes", "sample_group",
                  "max_diagonals", "alpha_correction", "alpha_column", "alpha_slash", "chunk_n",
-                 "block_size", "precision")
+                 "block_size", "precision", "min_window",
+                 "rank_prior_rows")
 
 
 def _sdpa_function() -> Callable:
@@ -227,8 +228,8 @@ def register(name: str = "sampleattn", alpha: float = 0.95, min_prefill: int = 2
     sa_stats in ``fn.stats``. options: ``sampleattn.attention`` keywords (window_ratio,
     sample_ratio (default here 0.1, see ``DEFAULT_OPTIONS``), sink_tokens, min_seq_len,
     max_density, share_kv_group, force_sparse, min_stripes, max_stripes, sample_group,
-    max_diagonals, alpha_correction; for the slash mode also alpha_column, alpha_slash, chunk_n,
-    block_size); None = the library's default.
+    max_diagonals, alpha_correction, min_window, rank_prior_rows; for the slash mode also
+    alpha_column, alpha_slash, chunk_n, block_size); None = the library's default.
     Registering a name again replaces the function.
     """
     from transformers import AttentionInterface

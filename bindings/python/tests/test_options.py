@@ -25,7 +25,7 @@ def library_defaults():
 def test_every_option_defaults_to_none():
     sig = inspect.signature(sampleattn.attention)
     options = [n for n in sig.parameters if n not in NOT_OPTIONS | {"q", "k", "v"}]
-    assert len(options) == 21
+    assert len(options) == 23
     assert {n: sig.parameters[n].default for n in options} == dict.fromkeys(options)
 
 

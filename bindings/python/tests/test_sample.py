@@ -209,3 +209,31 @@ def test_diagonal_stripes_keep_a_repeated_passage():
             else:
                 assert head.block_size == 0 and len(head.slash_blocks) == 0
                 assert cra.mean() < with_diagonals[h] - 0.3
+
+
+def test_per_head_window_is_one_of_the_candidates(rng):
+    """min_window: each head's window is ceil(window_ratio * S_k), its doubling or a halving
+    (rounded up) not below min_window (60: 120, 60, 30, 15, 8 for min_window 8); min_window=0
+    keeps the fixed window. The output stays
+    exact over each head's own mask."""
+    s, h_q, h_kv, d = 600, 4, 2, 64
+    q, k, v = ref.random_qkv(rng, s, s, h_q, h_kv, d)
+    for min_window, allowed in ((8, {120, 60, 30, 15, 8}), (40, {120, 60}), (0, {60}),
+                                (1, {120, 60, 30, 15, 8, 4, 2, 1})):
+        out, plan = sampleattn.attention(q, k, v, window_ratio=0.1, min_window=min_window,
+                                         return_plan=True, **SPARSE)
+        with plan:
+            check_plan(plan, s, s, h_q)
+            windows = {hp.window for hp in plan.heads if not hp.dense}
+            assert windows <= allowed, (min_window, windows)
+            masks = [ref.plan_mask(hp, s, s) for hp in plan.heads]
+        want, _ = ref.attention(q, k, v, masks=masks)
+        np.testing.assert_allclose(out, want, rtol=0, atol=2e-5)
+
+
+def test_negative_window_floor_or_rank_prior_is_refused(rng):
+    q, k, v = ref.random_qkv(rng, 300, 300, 4, 2, 64)
+    for field in ("min_window", "rank_prior_rows"):
+        with pytest.raises(sampleattn.SampleAttnError) as e:
+            sampleattn.attention(q, k, v, **{field: -1}, **SPARSE)
+        assert e.value.status_name == "SA_ERR_INVALID_PARAM" and field in str(e.value)
