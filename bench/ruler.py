@@ -141,6 +141,9 @@ def main(argv=None):
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--methods", default="dense,sample,paper,slash")
     ap.add_argument("--prefill", default="oneshot", help="comma list: oneshot and/or chunk sizes")
+    ap.add_argument("--runs", default=None,
+                    help="comma list of method:prefill pairs instead of every method x prefill "
+                         "(e.g. dense:oneshot,sample:oneshot,sample:512)")
     ap.add_argument("--new-tokens", type=int, default=48)
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--prompts", type=Path, default=None, help="run saved prompts (JSON lines)")
@@ -162,8 +165,12 @@ def main(argv=None):
                                args.samples, args.seed)
     if args.write_prompts:
         args.write_prompts.write_text("".join(json.dumps(p) + "\n" for p in prompts))
-    methods = register_methods(args.methods.split(","))
-    prefills = [0 if p == "oneshot" else int(p) for p in args.prefill.split(",")]
+    if args.runs:
+        pairs = [tuple(r.split(":")) for r in args.runs.split(",")]
+    else:
+        pairs = [(m, p) for p in args.prefill.split(",") for m in args.methods.split(",")]
+    methods = register_methods(sorted({m for m, _ in pairs}, key=[m for m, _ in pairs].index))
+    runs = [(m, 0 if p == "oneshot" else int(p)) for m, p in pairs]
     rows, t_start = [], time.time()
     if args.resume and args.json.exists():
         rows = json.loads(args.json.read_text())["rows"]
@@ -181,28 +188,28 @@ def main(argv=None):
 
     for i, s in enumerate(prompts):
         ids = prompt_ids(tok, s)
-        for chunk in prefills:
-            for m, (impl, fn) in methods.items():      # methods alternate prompt by prompt
-                if (s["task"], s["length"], s["seed"], "oneshot" if chunk == 0 else str(chunk), m) in done:
-                    continue
-                model.set_attn_implementation(impl)
-                if fn is not None:
-                    fn.reset()
-                t0 = time.perf_counter()
-                out = answer(model, tok, ids, chunk, args.new_tokens)
-                sec = time.perf_counter() - t0
-                density = None
-                if fn is not None and fn.stats:
-                    density = (sum(x["kept_entries"] for x in fn.stats)
-                               / sum(x["causal_entries"] for x in fn.stats))
-                rows.append(dict(task=s["task"], length=s["length"], seed=s["seed"], tokens=ids.shape[1],
-                                 prefill="oneshot" if chunk == 0 else str(chunk), method=m,
-                                 output=out, answers=s["answers"], score=rt.score(s, out),
-                                 seconds=sec, density=density,
-                                 fallbacks=dict(fn.fallbacks) if fn is not None else None))
-                log("[%d/%d] %-16s %5d tok %-8s %-7s score %.2f %5.1fs  %r"
-                    % (i + 1, len(prompts), s["task"], ids.shape[1], rows[-1]["prefill"], m,
-                       rows[-1]["score"], sec, out[:60]))
+        for m, chunk in runs:      # methods alternate prompt by prompt
+            impl, fn = methods[m]
+            if (s["task"], s["length"], s["seed"], "oneshot" if chunk == 0 else str(chunk), m) in done:
+                continue
+            model.set_attn_implementation(impl)
+            if fn is not None:
+                fn.reset()
+            t0 = time.perf_counter()
+            out = answer(model, tok, ids, chunk, args.new_tokens)
+            sec = time.perf_counter() - t0
+            density = None
+            if fn is not None and fn.stats:
+                density = (sum(x["kept_entries"] for x in fn.stats)
+                           / sum(x["causal_entries"] for x in fn.stats))
+            rows.append(dict(task=s["task"], length=s["length"], seed=s["seed"], tokens=ids.shape[1],
+                             prefill="oneshot" if chunk == 0 else str(chunk), method=m,
+                             output=out, answers=s["answers"], score=rt.score(s, out),
+                             seconds=sec, density=density,
+                             fallbacks=dict(fn.fallbacks) if fn is not None else None))
+            log("[%d/%d] %-16s %5d tok %-8s %-7s score %.2f %5.1fs  %r"
+                % (i + 1, len(prompts), s["task"], ids.shape[1], rows[-1]["prefill"], m,
+                   rows[-1]["score"], sec, out[:60]))
         write()
     model.set_attn_implementation("sdpa")
     table = summarize(rows)
