@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import platform
 import sys
@@ -131,6 +132,49 @@ def summarize(rows):
     return table
 
 
+def paired(rows, method, prefill, reference=("dense", "oneshot")):
+    """Per task and overall, method's score minus the reference's on the same prompts: the mean
+    difference in points, a normal 95% half-width of it, and the prompts lost / won (fully
+    correct in one and not in the other)."""
+    def key(r):
+        return (r["task"], r["length"], r["seed"])
+    ref = {key(r): r for r in rows if (r["method"], r["prefill"]) == reference}
+    pairs = [(r, ref[key(r)]) for r in rows if (r["method"], r["prefill"]) == (method, prefill) and key(r) in ref]
+    out = {}
+    for task in sorted({r["task"] for r, _ in pairs}) + [None]:
+        ps = [(a, b) for a, b in pairs if task is None or a["task"] == task]
+        d = [100 * (a["score"] - b["score"]) for a, b in ps]
+        mean = sum(d) / len(d)
+        sd = math.sqrt(sum((x - mean) ** 2 for x in d) / (len(d) - 1)) if len(d) > 1 else float("nan")
+        out[task or "overall"] = dict(
+            n=len(d), diff=mean, half95=1.96 * sd / math.sqrt(len(d)),
+            lost=sum(b["score"] == 1.0 and a["score"] < 1.0 for a, b in ps),
+            won=sum(a["score"] == 1.0 and b["score"] < 1.0 for a, b in ps))
+    return out
+
+
+def report(result):
+    """A markdown table of a result: scores per task and overall, and each sparse run against
+    dense one-shot on the same prompts."""
+    rows, lines = result["rows"], []
+    tasks = sorted({r["task"] for r in rows})
+    lines.append("| length | prefill | method | n | overall | vs dense (95%) | lost / won | density | "
+                 + " | ".join(tasks) + " |")
+    lines.append("|" + "---|" * (8 + len(tasks)))
+    for t in result["summary"]:
+        cmp = ("", "")
+        if (t["method"], t["prefill"]) != ("dense", "oneshot"):
+            p = paired([r for r in rows if r["length"] == t["length"]], t["method"], t["prefill"])
+            if "overall" in p:
+                o = p["overall"]
+                cmp = ("%+.1f (+-%.1f)" % (o["diff"], o["half95"]), "%d / %d" % (o["lost"], o["won"]))
+        dens = "" if t["mean_density"] is None else "%.3f" % t["mean_density"]
+        lines.append("| %d | %s | %s | %d | %.1f | %s | %s | %s | " % (
+            t["length"], t["prefill"], t["method"], t["overall"]["n"], t["overall"]["score"], *cmp, dens)
+            + " | ".join("%.0f" % t["tasks"][k]["score"] if k in t["tasks"] else "" for k in tasks) + " |")
+    return "\n".join(lines)
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", default="smollm2", choices=sorted(MODELS))
@@ -149,9 +193,14 @@ def main(argv=None):
     ap.add_argument("--prompts", type=Path, default=None, help="run saved prompts (JSON lines)")
     ap.add_argument("--write-prompts", type=Path, default=None)
     ap.add_argument("--json", type=Path, default=HERE / "results" / "ruler.json")
+    ap.add_argument("--report", type=Path, default=None,
+                    help="print the markdown table of a result JSON and exit (no model is loaded)")
     ap.add_argument("--resume", action="store_true",
                     help="keep the rows already in --json and run only the missing ones")
     args = ap.parse_args(argv)
+    if args.report:
+        print(report(json.loads(args.report.read_text())))
+        return None
 
     import torch
     if args.threads:
