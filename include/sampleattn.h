@@ -35,11 +35,11 @@ extern "C" {
 
 /* ---------------------------------------------------------------- versions */
 #define SA_VERSION_MAJOR 0
-#define SA_VERSION_MINOR 2
+#define SA_VERSION_MINOR 3
 #define SA_VERSION_PATCH 0
 #define SA_VERSION_NUMBER (SA_VERSION_MAJOR * 10000 + SA_VERSION_MINOR * 100 + SA_VERSION_PATCH)
 
-SA_API const char *sa_version_string(void);   /* "0.2.0" */
+SA_API const char *sa_version_string(void);   /* "0.3.0" */
 SA_API uint32_t    sa_version_number(void);   /* MAJOR*10000 + MINOR*100 + PATCH */
 
 /* ---------------------------------------------------------------- status codes */
@@ -142,6 +142,7 @@ typedef struct sa_params {
                                rows measures that share, and alpha is raised, up to 1, by
                                alpha_correction x (alpha - held-out share). [0, 16]; default 2;
                                0 = the paper's rule. How and why: docs/DEFAULTS.md */
+    /* --- appended in 0.3 --- */
     int32_t  precision;     /* SA_PRECISION_*: arithmetic of the attention pass's two products
                                (Q K^T and P V); default SA_PRECISION_F32. Planning (stages 1-2)
                                stays float32. Independent of the tensors' dtype */
@@ -296,6 +297,7 @@ typedef struct sa_features {
     int32_t  max_threads;   /* omp_get_max_threads() at the time of the call */
     int32_t  max_head_dim;  /* largest supported head_dim */
     int32_t  head_dim_multiple; /* head_dim must be a multiple of this */
+    /* --- appended in 0.3 --- */
     int32_t  isa;           /* SA_ISA_* the kernels use, chosen once per process (0: none usable,
                                then sa_attention fails with SA_ERR_UNSUPPORTED_CPU) */
     uint32_t cpu_isa_mask;  /* SA_CPU_* bits: what this CPU and OS support */

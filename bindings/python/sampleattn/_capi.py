@@ -19,7 +19,7 @@ from . import _loader
 
 # ---------------------------------------------------------------- versions
 SA_VERSION_MAJOR = 0
-SA_VERSION_MINOR = 2
+SA_VERSION_MINOR = 3
 SA_VERSION_PATCH = 0
 SA_VERSION_NUMBER = SA_VERSION_MAJOR * 10000 + SA_VERSION_MINOR * 100 + SA_VERSION_PATCH
 
