@@ -59,15 +59,20 @@ def git_revision():
         return None
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def add_capture_args(ap, layers):
+    """The options of the tools that run settings over a capture's layers."""
     ap.add_argument("--data", required=True)
-    ap.add_argument("--layers", type=lambda s: [int(x) for x in s.split(",")], default=[1, 6, 12, 18, 23])
+    ap.add_argument("--layers", type=lambda s: [int(x) for x in s.split(",")], default=layers)
     ap.add_argument("--tokens", type=int, default=None, help="first N tokens of the capture")
     ap.add_argument("--set", action="append", default=None, help="'default' or name=value,...")
+    ap.add_argument("--json", default=None)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_capture_args(ap, layers=[1, 6, 12, 18, 23])
     ap.add_argument("--threads", type=int, default=0)
     ap.add_argument("--cache", default=os.path.join(os.environ.get("TMPDIR", "/tmp"), "sampleattn_dense_lse"))
-    ap.add_argument("--json", default=None)
     args = ap.parse_args()
     settings = args.set or ["default"]
 

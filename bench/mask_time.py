@@ -18,18 +18,14 @@ import time
 import numpy as np
 import sampleattn
 
-from mask_density import git_revision, load, parse_setting
+from mask_density import add_capture_args, git_revision, load, parse_setting
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--data", required=True)
-    ap.add_argument("--layers", type=lambda s: [int(x) for x in s.split(",")], default=[12, 23])
+    add_capture_args(ap, layers=[12, 23])
     ap.add_argument("--threads", type=lambda s: [int(x) for x in s.split(",")], default=[1])
-    ap.add_argument("--tokens", type=int, default=None)
-    ap.add_argument("--set", action="append", default=None)
     ap.add_argument("--repeats", type=int, default=5)
-    ap.add_argument("--json", default=None)
     args = ap.parse_args()
     settings = args.set or ["default"]
     rows = []
