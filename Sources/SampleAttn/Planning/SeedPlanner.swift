@@ -40,6 +40,9 @@ func buildSeedPlan(_ pb: Problem, _ params: Params, threads: Int, ws: Workspace,
     let heldOut = UnsafeMutablePointer<HeldOutFold>.allocate(capacity: max(1, G * checkedFolds.count))
     heldOut.initialize(repeating: HeldOutFold(), count: max(1, G * checkedFolds.count))
     defer { heldOut.deallocate() }
+    let candidates = UnsafeMutablePointer<HeadChoice?>.allocate(capacity: G * windows.count)   // per head, per window
+    candidates.initialize(repeating: nil, count: G * windows.count)
+    defer { candidates.deinitialize(count: G * windows.count); candidates.deallocate() }
 
     for kvHead in 0..<pb.hkv {
         let t0 = sac_now_seconds()
@@ -77,9 +80,17 @@ func buildSeedPlan(_ pb: Problem, _ params: Params, threads: Int, ws: Workspace,
             let fold = SampleFold(columnMass: buffers.foldMass(hl, f), rows: split.foldRows[f], otherRows: split.otherRows[f])
             heldOut[t] = selection(hl).heldOut(fold, others: buffers.selectionScratch(worker))
         }
-        parallelFor(threads: threads, tasks: G) { hl, worker in
-            let folds = Array(UnsafeBufferPointer(start: heldOut + hl * checkedFolds.count, count: checkedFolds.count))
-            let choice = selection(hl).mask(heldOut: folds, allRows: split.allRows, scratch: buffers.selectionScratch(worker))
+        // One task per head and candidate window (a head's candidates would otherwise run one
+        // after another on one thread), then each head's cheapest, in window order.
+        parallelFor(threads: threads, tasks: G * windows.count) { t, worker in
+            let hl = t / windows.count
+            let alpha = selection(hl).correctedAlpha(heldOut: UnsafeBufferPointer(start: heldOut + hl * checkedFolds.count,
+                                                                                  count: checkedFolds.count))
+            candidates[t] = selection(hl).candidate(t % windows.count, alpha: alpha, allRows: split.allRows,
+                                                    scratch: buffers.selectionScratch(worker))
+        }
+        for hl in 0..<G {
+            let choice = HeadSelection.cheapest(UnsafeBufferPointer(start: candidates + hl * windows.count, count: windows.count))
             chosen[hl] = choice.stripes
             choices[hl] = choice.choice
         }

@@ -82,13 +82,16 @@ func selectStripes(columnMass: UnsafePointer<Float>, sk: Int, window: Int, windo
     // Rank (priorRows > 0): a stripe's mass per sampled row that sees it, plus priorRows rows,
     // i.e. its mass per kept entry: a column late in the prompt costs fewer rows than an early
     // one. The prior keeps a stripe seen by a few rows from ranking first on their noise.
-    let seenFrom = rows.map { positions[$0] }.sorted()
+    // rowsFrom[x]: the sampled rows at positions >= x, a table rather than a search per rank.
+    var rowsFrom = [Int](repeating: 0, count: priorRows > 0 ? sk + 1 : 0)
+    if priorRows > 0 {
+        for i in rows { rowsFrom[positions[i]] += 1 }
+        for x in stride(from: sk - 1, through: 0, by: -1) { rowsFrom[x] += rowsFrom[x + 1] }
+    }
     func key(_ mass: Double, _ id: Int) -> Double {
         guard priorRows > 0 else { return mass }
         let first = id >= sk ? id - sk : id + window       // the first position that keeps it
-        var lo = 0, hi = seenFrom.count
-        while lo < hi { let mid = (lo + hi) / 2; if seenFrom[mid] < first { lo = mid + 1 } else { hi = mid } }
-        return mass / (Double(seenFrom.count - lo) + priorRows)
+        return mass / (Double(rowsFrom[min(first, sk)]) + priorRows)
     }
     if priorRows > 0 { initial = initial.map { (key($0.mass, $0.id), $0.id) } }
     var heap = Candidates(consume initial)
@@ -182,39 +185,44 @@ struct HeadSelection {
         return HeldOutFold(kept: kept, total: Double(fold.rows.count) - forcedSinkMass(fold.columnMass, sinks: min(sinks, sk)))
     }
 
-    /// The head's mask: alpha raised by alpha_correction x the held-out shortfall (up to 1; with
-    /// fewer than 2 folds, or a correction of 0, the paper's rule); then, for each candidate
-    /// window, the stripes that reach it with that window's mass, and the candidate that keeps
-    /// the fewest entries (the earlier on a tie) among those that reach it (stage 1's window
-    /// always qualifies: the paper's mask when nothing reaches alpha). Columns are ranked by their sampled mass outside
-    /// the candidate, or, for a window narrower than stage 1's, outside stage 1's and credited
-    /// with what they keep of the bands given up (a band near a sampled group is seen by that
-    /// group alone, and would buy columns that help no other row). `folds` are heldOut's results
-    /// in fold order, summed in that order; `scratch` is [sk].
-    func mask(heldOut folds: [HeldOutFold], allRows: [Int], scratch: UnsafeMutablePointer<Float>) -> HeadChoice {
-        var alpha = params.alpha
-        if params.alphaCorrection > 0 && folds.count >= 2 {
-            var kept = 0.0, total = 0.0
-            for fold in folds { kept += fold.kept; total += fold.total }
-            let shortfall = Double(params.alpha) - (total > 0 ? kept / total : 1)
-            if shortfall > 0 { alpha = Float(min(1, Double(params.alpha) + Double(params.alphaCorrection) * shortfall)) }
-        }
+    /// The head's alpha: alpha_correction x the held-out shortfall added to alpha (up to 1; with
+    /// fewer than 2 folds, or a correction of 0, the paper's alpha). `folds` are heldOut's
+    /// results in fold order, summed in that order.
+    func correctedAlpha(heldOut folds: UnsafeBufferPointer<HeldOutFold>) -> Float {
+        guard params.alphaCorrection > 0 && folds.count >= 2 else { return params.alpha }
+        var kept = 0.0, total = 0.0
+        for fold in folds { kept += fold.kept; total += fold.total }
+        let shortfall = Double(params.alpha) - (total > 0 ? kept / total : 1)
+        guard shortfall > 0 else { return params.alpha }
+        return Float(min(1, Double(params.alpha) + Double(params.alphaCorrection) * shortfall))
+    }
+
+    /// Candidate window `choice`'s stripes to `alpha` and the entries its mask keeps; nil when
+    /// they do not reach alpha (stage 1's window always qualifies: the paper's mask when nothing
+    /// reaches alpha). Columns are ranked by their sampled mass outside the candidate, or, for a
+    /// window narrower than stage 1's, outside stage 1's and credited with what they keep of the
+    /// bands given up (a band near a sampled group is seen by that group alone, and would buy
+    /// columns that help no other row). Each candidate is its own task; `scratch` is [sk].
+    func candidate(_ choice: Int, alpha: Float, allRows: [Int], scratch: UnsafeMutablePointer<Float>) -> HeadChoice? {
         let bands = stats.bands
-        var best = HeadChoice(stripes: ([], []), choice: bands.full, keptEntries: Int.max)
-        for choice in bands.windows.indices {
-            let w = bands.windows[choice]
-            let narrower = choice > bands.full
-            let selection = select(columnMass: narrower ? UnsafePointer(stats.columnMass) : columnMass(choice: choice, scratch: scratch),
-                                   rows: allRows, alpha: alpha, window: w, windowMass: stats.windowMass(of: allRows, choice: choice),
-                                   credit: narrower ? bandMass(choice: choice, scratch: scratch) : nil)
-            if !selection.reachedAlpha && choice != bands.full { continue }
-            let stripes = selection.stripes
-            let head = HeadPlan(dense: false, window: w, indices: Array(0..<sinks) + stripes.columns, keptEntries: 0,
-                                causalEntries: 0, craMean: 0, craMin: 0, diagonals: stripes.diagonals)
-            let kept = head.seedKeptEntries(sq: sq, sk: sk)
-            if kept < best.keptEntries { best = HeadChoice(stripes: stripes, choice: choice, keptEntries: kept) }
-        }
-        return best
+        let w = bands.windows[choice]
+        let narrower = choice > bands.full
+        let selection = select(columnMass: narrower ? UnsafePointer(stats.columnMass) : columnMass(choice: choice, scratch: scratch),
+                               rows: allRows, alpha: alpha, window: w, windowMass: stats.windowMass(of: allRows, choice: choice),
+                               credit: narrower ? bandMass(choice: choice, scratch: scratch) : nil)
+        if !selection.reachedAlpha && choice != bands.full { return nil }
+        let stripes = selection.stripes
+        let head = HeadPlan(dense: false, window: w, indices: Array(0..<sinks) + stripes.columns, keptEntries: 0,
+                            causalEntries: 0, craMean: 0, craMin: 0, diagonals: stripes.diagonals)
+        return HeadChoice(stripes: stripes, choice: choice, keptEntries: head.seedKeptEntries(sq: sq, sk: sk))
+    }
+
+    /// The head's mask: of its qualifying candidates (candidate's results, in window order), the
+    /// one that keeps the fewest entries, the earlier on a tie.
+    static func cheapest(_ candidates: UnsafeBufferPointer<HeadChoice?>) -> HeadChoice {
+        var best: HeadChoice? = nil
+        for case let c? in candidates where best == nil || c.keptEntries < best!.keptEntries { best = c }
+        return best!
     }
 
     /// The sampled column sums outside candidate window `choice`: stage 1's, less (a wider
