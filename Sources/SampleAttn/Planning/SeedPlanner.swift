@@ -57,10 +57,7 @@ func buildSeedPlan(_ pb: Problem, _ params: Params, threads: Int, ws: Workspace,
         parallelFor(threads: threads, tasks: bandTasks * (windows.count - 1)) { t, _ in
             let bands = buffers.bands(t / (windows.count - 1)), b = t % (windows.count - 1)
             let total = bands.columns(part: 0, band: b)
-            for part in 1..<split.parts {
-                let src = bands.columns(part: part, band: b)
-                for j in 0..<buffers.ldS { total[j] += src[j] }
-            }
+            for part in 1..<split.parts { addInto(total, bands.columns(part: part, band: b), buffers.ldS) }
         }
         let t1 = sac_now_seconds()
         timeSample += t1 - t0
