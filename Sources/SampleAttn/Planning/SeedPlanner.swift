@@ -43,6 +43,8 @@ func buildSeedPlan(_ pb: Problem, _ params: Params, threads: Int, ws: Workspace,
     let candidates = UnsafeMutablePointer<HeadChoice?>.allocate(capacity: G * windows.count)   // per head, per window
     candidates.initialize(repeating: nil, count: G * windows.count)
     defer { candidates.deinitialize(count: G * windows.count); candidates.deallocate() }
+    let fewest = UnsafeMutablePointer<Int64>.allocate(capacity: G)   // per head: its cheapest finished candidate's entries
+    defer { fewest.deallocate() }
 
     for kvHead in 0..<pb.hkv {
         let t0 = sac_now_seconds()
@@ -78,13 +80,17 @@ func buildSeedPlan(_ pb: Problem, _ params: Params, threads: Int, ws: Workspace,
             heldOut[t] = selection(hl).heldOut(fold, others: buffers.selectionScratch(worker))
         }
         // One task per head and candidate window (a head's candidates would otherwise run one
-        // after another on one thread), then each head's cheapest, in window order.
+        // after another on one thread), the wider windows' first: they pick fewer columns, and
+        // the entries they keep stop the narrower ones that cannot beat them. Then each head's
+        // cheapest, in window order.
+        fewest.update(repeating: .max, count: G)
         parallelFor(threads: threads, tasks: G * windows.count) { t, worker in
-            let hl = t / windows.count
+            let hl = t % G, choice = t / G
             let alpha = selection(hl).correctedAlpha(heldOut: UnsafeBufferPointer(start: heldOut + hl * checkedFolds.count,
                                                                                   count: checkedFolds.count))
-            candidates[t] = selection(hl).candidate(t % windows.count, alpha: alpha, allRows: split.allRows,
-                                                    scratch: buffers.selectionScratch(worker))
+            candidates[hl * windows.count + choice] = selection(hl).candidate(choice, alpha: alpha, allRows: split.allRows,
+                                                                              fewest: fewest + hl,
+                                                                              scratch: buffers.selectionScratch(worker))
         }
         for hl in 0..<G {
             let choice = HeadSelection.cheapest(UnsafeBufferPointer(start: candidates + hl * windows.count, count: windows.count))

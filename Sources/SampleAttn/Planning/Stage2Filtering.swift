@@ -1,3 +1,5 @@
+import CSampleAttn
+
 /// Stage 2, score-based key filtering: the fewest stripes that bring the sampled rows' kept mass
 /// outside the forced sinks (window + stripes) to alpha of that mass. Stripes are key columns
 /// (the paper) and, when `maxDiagonals` > 0, diagonals (key p - delta for every row p). Both are
@@ -15,10 +17,26 @@ private func forcedSinkMass(_ columnMass: UnsafePointer<Float>, sinks: Int) -> D
 /// Selected stripes of one head: key columns (sinks excluded) and diagonal offsets, ascending.
 typealias Stripes = (columns: [Int], diagonals: [Int])
 
-/// A selection's stripes and whether they reached alpha (the candidates can run out first).
+/// A selection's stripes and whether they reached alpha (the candidates can run out first), or
+/// abandoned: stopped by its EntryBound.
 struct StripeSelection {
     var stripes: Stripes
     var reachedAlpha: Bool
+    var abandoned = false
+}
+
+/// Stops a candidate window's selection once its mask must keep more entries than another
+/// candidate of the same head already keeps: a lower bound, the window's and sinks' entries
+/// plus each picked column's (diagonals only add), against the fewest entries of the head's
+/// finished candidates, which they lower as they finish. A stopped candidate cannot be the
+/// cheapest, so the plan is the same whichever candidates finish first.
+struct EntryBound {
+    let sq: Int
+    let base: Int                              // the window's and sinks' entries
+    let fewest: UnsafeMutablePointer<Int64>    // shared by the head's candidate tasks
+
+    /// Entries column j adds to rows at positions sk - sq ..< sk outside a window of `window`.
+    func columnEntries(_ j: Int, window: Int, sk: Int) -> Int { max(0, sk - max(j + window, sk - sq)) }
 }
 
 /// Selected stripes of one head: columns (ascending, sinks excluded) and diagonal offsets
@@ -32,11 +50,12 @@ struct StripeSelection {
 /// - credit: with a window narrower than stage 1's, each column's sampled mass in the band
 ///   between the two: added to the kept mass when the column is picked, but not to its rank, so
 ///   a column is not picked for the band mass of the few sampled groups near it.
+/// - bound: stops the selection once the mask keeps more entries than the bound allows.
 /// - candidates: columns in [sinks, sk - window), diagonals in [window, sk).
 func selectStripes(columnMass: UnsafePointer<Float>, sk: Int, window: Int, windowMass: Double,
                    rows: [Int], positions: [Int], entries: SampledEntries?, index: EntryIndex? = nil,
                    alpha: Float, sinks: Int, minStripes: Int, maxStripes: Int, maxDiagonals: Int,
-                   credit: UnsafePointer<Float>? = nil, priorRows: Double = 0) -> StripeSelection {
+                   credit: UnsafePointer<Float>? = nil, priorRows: Double = 0, bound: EntryBound? = nil) -> StripeSelection {
     let firstCandidate = min(sinks, sk)
     let endCandidate = max(firstCandidate, sk - window)
     // alpha applies to the mass outside the forced sinks: heads that park most of their
@@ -94,8 +113,9 @@ func selectStripes(columnMass: UnsafePointer<Float>, sk: Int, window: Int, windo
         return mass / (Double(rowsFrom[min(first, sk)]) + priorRows)
     }
     if priorRows > 0 { initial = initial.map { (key($0.mass, $0.id), $0.id) } }
-    var heap = Candidates(consume initial)
+    var heap = RankedCandidates(consume initial)
     var columns: [Int] = [], diagonals: [Int] = []
+    var maskEntries = bound?.base ?? 0   // a lower bound of the mask's entries (EntryBound)
     var taken = [Bool](repeating: false, count: sk)
     while kept < target && !heap.isEmpty {
         let (rank, id) = heap.pop()
@@ -117,6 +137,10 @@ func selectStripes(columnMass: UnsafePointer<Float>, sk: Int, window: Int, windo
             }
         } else {
             if maxStripes > 0 && columns.count >= maxStripes { continue }
+            if let bound {
+                maskEntries += bound.columnEntries(id, window: window, sk: sk)
+                if maskEntries > sac_read_shared(bound.fewest) { return StripeSelection(stripes: ([], []), reachedAlpha: false, abandoned: true) }
+            }
             if let credit { kept += Double(credit[id]) }
             columns.append(id)
             taken[id] = true
@@ -163,11 +187,12 @@ struct HeadSelection {
     let params: Params
 
     func select(columnMass: UnsafePointer<Float>, rows: [Int], alpha: Float, window: Int, windowMass: Double,
-                credit: UnsafePointer<Float>? = nil) -> StripeSelection {
+                credit: UnsafePointer<Float>? = nil, bound: EntryBound? = nil) -> StripeSelection {
         selectStripes(columnMass: columnMass, sk: sk, window: window, windowMass: windowMass,
                       rows: rows, positions: positions, entries: entries, index: index, alpha: alpha, sinks: sinks,
                       minStripes: params.minStripes, maxStripes: params.maxStripes,
-                      maxDiagonals: params.maxDiagonals, credit: credit, priorRows: Double(params.rankPriorRows))
+                      maxDiagonals: params.maxDiagonals, credit: credit, priorRows: Double(params.rankPriorRows),
+                      bound: bound)
     }
 
     /// One fold of the held-out check: the stripes chosen on the other folds' rows at alpha, the
@@ -202,19 +227,26 @@ struct HeadSelection {
     /// reaches alpha). Columns are ranked by their sampled mass outside the candidate, or, for a
     /// window narrower than stage 1's, outside stage 1's and credited with what they keep of the
     /// bands given up (a band near a sampled group is seen by that group alone, and would buy
-    /// columns that help no other row). Each candidate is its own task; `scratch` is [sk].
-    func candidate(_ choice: Int, alpha: Float, allRows: [Int], scratch: UnsafeMutablePointer<Float>) -> HeadChoice? {
+    /// columns that help no other row). Each candidate is its own task; one that must keep more
+    /// entries than `fewest` (the head's finished candidates lower it) stops and gives nil, as
+    /// it cannot be the cheapest. `scratch` is [sk].
+    func candidate(_ choice: Int, alpha: Float, allRows: [Int], fewest: UnsafeMutablePointer<Int64>,
+                   scratch: UnsafeMutablePointer<Float>) -> HeadChoice? {
         let bands = stats.bands
         let w = bands.windows[choice]
         let narrower = choice > bands.full
+        func plan(_ stripes: Stripes) -> HeadPlan {
+            HeadPlan(dense: false, window: w, indices: Array(0..<sinks) + stripes.columns, keptEntries: 0,
+                     causalEntries: 0, craMean: 0, craMin: 0, diagonals: stripes.diagonals)
+        }
+        let bound = EntryBound(sq: sq, base: plan(([], [])).seedKeptEntries(sq: sq, sk: sk), fewest: fewest)
         let selection = select(columnMass: narrower ? UnsafePointer(stats.columnMass) : columnMass(choice: choice, scratch: scratch),
                                rows: allRows, alpha: alpha, window: w, windowMass: stats.windowMass(of: allRows, choice: choice),
-                               credit: narrower ? bandMass(choice: choice, scratch: scratch) : nil)
-        if !selection.reachedAlpha && choice != bands.full { return nil }
-        let stripes = selection.stripes
-        let head = HeadPlan(dense: false, window: w, indices: Array(0..<sinks) + stripes.columns, keptEntries: 0,
-                            causalEntries: 0, craMean: 0, craMin: 0, diagonals: stripes.diagonals)
-        return HeadChoice(stripes: stripes, choice: choice, keptEntries: head.seedKeptEntries(sq: sq, sk: sk))
+                               credit: narrower ? bandMass(choice: choice, scratch: scratch) : nil, bound: bound)
+        if selection.abandoned || (!selection.reachedAlpha && choice != bands.full) { return nil }
+        let kept = plan(selection.stripes).seedKeptEntries(sq: sq, sk: sk)
+        sac_lower_to(fewest, Int64(kept))
+        return HeadChoice(stripes: selection.stripes, choice: choice, keptEntries: kept)
     }
 
     /// The head's mask: of its qualifying candidates (candidate's results, in window order), the
