@@ -78,7 +78,8 @@ def main():
     for mode, prec, t in ((m, p, t) for m in a.modes.split(",") for p in ("float32", "bfloat16") for t in a.threads):
         for name, _ in libs:
             rs = [r for r in runs[name] if r["mode"] == mode and r["precision"] == prec and r["threads"] == t]
-            med = {key: statistics.median(r[key] for r in rs) for key in ("total", "stage1", "stage2", "attention", "wall")}
+            keys = ("total", "stage1", "stage2", "attention", "wall")
+            med = {key: statistics.median(r[key] for r in rs) for key in keys}
             share = statistics.median((r["stage1"] + r["stage2"]) / r["total"] for r in rs)
             digests = sorted({r["output"] for r in rs})
             results.append({"build": name, "isa": isa[name], "mode": mode, "precision": prec, "threads": t,
