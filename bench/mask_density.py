@@ -47,7 +47,10 @@ def parse_setting(text):
     out = {}
     for item in text.split(","):
         name, value = item.split("=")
-        out[name] = float(value) if "." in value else int(value)
+        try:
+            out[name] = float(value) if "." in value else int(value)
+        except ValueError:
+            out[name] = value       # a word: precision=bfloat16
     return out
 
 

@@ -6,7 +6,8 @@ where it runs).
 Each round runs every build in its own process, the builds alternating (load drifts hit them
 alike); a process does one warm-up call and then `--calls` calls per precision and thread count,
 and the medians of sa_stats' times over all rounds are printed and saved, with a digest of
-each build's output (equal digests: bitwise equal outputs).
+each build's output (equal digests: bitwise equal outputs). `wall` is the call as Python times
+it: sa_stats' total plus what the call spends after its clock stops (freeing its workspace).
 
   python3 bench/stage_share.py --lib before=/path/a/libsampleattn.so.0 --lib after=build/libsampleattn.so.0 \
       --data DIR:12 --threads 1 16 --rounds 3 [--modes sample,dense] --json out.json
@@ -22,7 +23,7 @@ import sys
 from pathlib import Path
 
 CHILD = r"""
-import hashlib, json, math, sys
+import hashlib, json, math, sys, time
 from pathlib import Path
 import numpy as np
 import sampleattn
@@ -39,9 +40,12 @@ for mode in modes:
                                                alpha=0.95, precision=prec, stats=True)
             digest = hashlib.sha256(np.ascontiguousarray(run()[0]).tobytes()).hexdigest()[:16]
             for _ in range(calls):
+                start = time.perf_counter()
                 st = run()[-1]
+                wall = time.perf_counter() - start
                 out.append({"mode": mode, "precision": prec, "threads": t, "total": st["time_total_s"],
-                            "output": digest, "stage1": st["time_sample_s"], "stage2": st["time_filter_s"]})
+                            "output": digest, "stage1": st["time_sample_s"], "stage2": st["time_filter_s"],
+                            "attention": st["time_attention_s"], "wall": wall})
 print(json.dumps({"isa": sampleattn.features().get("isa"), "rows": out}))
 """
 
@@ -74,7 +78,8 @@ def main():
     for mode, prec, t in ((m, p, t) for m in a.modes.split(",") for p in ("float32", "bfloat16") for t in a.threads):
         for name, _ in libs:
             rs = [r for r in runs[name] if r["mode"] == mode and r["precision"] == prec and r["threads"] == t]
-            med = {key: statistics.median(r[key] for r in rs) for key in ("total", "stage1", "stage2")}
+            keys = ("total", "stage1", "stage2", "attention", "wall")
+            med = {key: statistics.median(r[key] for r in rs) for key in keys}
             share = statistics.median((r["stage1"] + r["stage2"]) / r["total"] for r in rs)
             digests = sorted({r["output"] for r in rs})
             results.append({"build": name, "isa": isa[name], "mode": mode, "precision": prec, "threads": t,
@@ -82,7 +87,8 @@ def main():
                             **{key + "_s": val for key, val in med.items()}, "stage12_share": share,
                             "output_sha256": digests})
             print(f"{mode:>6} {prec:>8} {t:2d} thr {name:>8}: call {med['total'] * 1e3:8.2f} ms, stage1 "
-                  f"{med['stage1'] * 1e3:7.2f} ms, stage2 {med['stage2'] * 1e3:6.2f} ms, "
+                  f"{med['stage1'] * 1e3:7.2f} ms, stage2 {med['stage2'] * 1e3:6.2f} ms, attention "
+                  f"{med['attention'] * 1e3:7.2f} ms, wall {med['wall'] * 1e3:8.2f} ms, "
                   f"stage1+2 = {share:.1%} of the call, output {' '.join(digests)}", flush=True)
     cpuinfo = Path("/proc/cpuinfo").read_text()
     model = next((x.split(":", 1)[1].strip() for x in cpuinfo.splitlines() if x.startswith("model name")), "?")

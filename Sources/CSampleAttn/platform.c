@@ -1,4 +1,5 @@
-/* Small platform services: CPU features, a monotonic clock, a context's busy flag, ordered turns. */
+/* Small platform services: CPU features, a monotonic clock, a context's busy flag, ordered turns,
+   a shared minimum. */
 #include "csampleattn.h"
 #include <sched.h>
 #include <time.h>
@@ -38,3 +39,12 @@ void sac_wait_turn(const int32_t *turn, int32_t k) {
 }
 
 void sac_pass_turn(int32_t *turn, int32_t k) { __atomic_store_n(turn, k, __ATOMIC_RELEASE); }
+
+void sac_lower_to(int64_t *minimum, int64_t value) {
+    int64_t seen = __atomic_load_n(minimum, __ATOMIC_RELAXED);
+    while (value < seen &&
+           !__atomic_compare_exchange_n(minimum, &seen, value, 1, __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
+    }
+}
+
+int64_t sac_read_shared(const int64_t *value) { return __atomic_load_n(value, __ATOMIC_RELAXED); }

@@ -97,6 +97,27 @@ final class KernelTests: XCTestCase {
         }
     }
 
+    func testRangeSumsMatchReferenceAndFloat64() {
+        let src = Buffer(300, seed: 20)
+        for (a, b) in [(0, 0), (0, 7), (3, 11), (5, 300), (1, 257), (0, 256)] {
+            let sum = rangeSum(src.p, a, b)
+            XCTAssertEqual(sum, ReferenceKernels.rangeSum(src.p, a, b), "\(a)..<\(b)")
+            let exact = (a..<b).reduce(0.0) { $0 + Double(src.p[$1]) }
+            XCTAssertEqual(Double(sum), exact, accuracy: 1e-5, "\(a)..<\(b)")
+
+            let n = b - a, dst = Buffer(n + 1, seed: 21), ref = dst.copy(), start = dst.copy()
+            let scale: Float = 0.37
+            let total = addScaledSum(dst.p, src.p + a, n, scale)
+            XCTAssertEqual(total, ReferenceKernels.addScaledSum(ref.p, src.p + a, n, scale), "\(a)..<\(b)")
+            XCTAssertEqual(total, sum, "\(a)..<\(b)")
+            XCTAssertEqual(dst.values, ref.values, "\(a)..<\(b)")
+            XCTAssertEqual(dst.p[n], start.p[n], "writes past n")
+            for j in 0..<n {
+                XCTAssertEqual(Double(dst.p[j]), Double(start.p[j]) + Double(src.p[a + j]) * Double(scale), accuracy: 1e-6)
+            }
+        }
+    }
+
     func testExp2vMatchesReferenceAndFloat64() {
         var rng = SeededRandom(13)
         var worstToReference = 0.0, worstToExact = 0.0

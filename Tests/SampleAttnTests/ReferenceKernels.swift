@@ -47,6 +47,28 @@ enum ReferenceKernels {
         valueTile(width: dim, p, ldp, v, dim, ja, jb, o, dim)
     }
 
+    /// sum of row[a..<b]: lane l sums row[a + l + 8k] in order, the lanes fold as hsum does
+    /// ((0 + 4) + (2 + 6)) + ((1 + 5) + (3 + 7)), then the tail is added in order.
+    static func rangeSum(_ row: UnsafePointer<Float>, _ a: Int, _ b: Int) -> Float {
+        let full = (b - a) / 8 * 8
+        var lanes = [Float](repeating: 0, count: 8)
+        for j in 0..<full { lanes[j % 8] += row[a + j] }
+        var tail: Float = 0
+        for j in (a + full)..<max(a + full, b) { tail += row[j] }
+        let h = (0..<4).map { lanes[$0] + lanes[$0 + 4] }
+        return ((h[0] + h[2]) + (h[1] + h[3])) + tail
+    }
+
+    /// dst[j] += src[j] * scale (fused on the 8-lane part, as the vector code does), returning
+    /// rangeSum(src, 0, n).
+    static func addScaledSum(_ dst: UnsafeMutablePointer<Float>, _ src: UnsafePointer<Float>, _ n: Int,
+                             _ scale: Float) -> Float {
+        let full = n / 8 * 8
+        for j in 0..<full { dst[j] = dst[j].addingProduct(src[j], scale) }
+        for j in full..<max(full, n) { dst[j] += src[j] * scale }
+        return rangeSum(src, 0, n)
+    }
+
     /// 2^x per lane from the C library's float32 exp2f; 0 below -126, as the kernel documents.
     static func exp2v(_ x: F8) -> F8 {
         var r = F8()

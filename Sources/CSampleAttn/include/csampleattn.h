@@ -57,6 +57,10 @@ void sac_release(int32_t *flag);
    (sac_parallel_for hands tasks out in increasing order), so the wait always ends. */
 void sac_wait_turn(const int32_t *turn, int32_t k);
 void sac_pass_turn(int32_t *turn, int32_t k);
+/* A shared minimum that tasks lower and read while others run (relaxed: a stale read only
+   delays a task's stop). */
+void sac_lower_to(int64_t *minimum, int64_t value);
+int64_t sac_read_shared(const int64_t *value);
 
 /* Static message of a status code (the table behind sa_status_string). */
 const char *sac_status_message(int32_t status);

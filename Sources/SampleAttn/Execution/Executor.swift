@@ -77,13 +77,23 @@ func runAttention(_ pb: Problem, _ plan: Plan, threads: Int, ws: Workspace) thro
                             keys: plan.heads[kvHead * G + hl].indices.count, dim: dim,
                             bf16: panelStore.bf16?.slice(start, dim: dim))
         }
-        parallelFor(threads: threads, tasks: G) { hl, _ in
+        // Gathered in chunks of keys (a multiple of the key tile, so no two tasks share a
+        // tile's cache lines): a head's panel is up to S_k keys, more than one task's share.
+        let gatherKeys = 1024
+        var gathers: [(hl: Int, keys: Range<Int>)] = []
+        for hl in 0..<G where owners[hl] == hl && plan.heads[kvHead * G + hl].usesStripePanel {
+            let count = plan.heads[kvHead * G + hl].indices.count
+            for a in stride(from: 0, to: max(count, 1), by: gatherKeys) { gathers.append((hl, a..<min(count, a + gatherKeys))) }
+        }
+        parallelFor(threads: threads, tasks: gathers.count) { t, _ in
+            let (hl, keys) = gathers[t]
             let head = plan.heads[kvHead * G + hl]
-            guard owners[hl] == hl, head.usesStripePanel else { return }
-            head.indices.withUnsafeBufferPointer { idx in
-                panels[hl].gather(from: packed, indices: idx.baseAddress!, range: 0..<idx.count)
+            if !keys.isEmpty {
+                head.indices.withUnsafeBufferPointer { idx in
+                    panels[hl].gather(from: packed, indices: idx.baseAddress!, range: keys)
+                }
             }
-            panels[hl].zeroPadding()
+            if keys.upperBound == head.indices.count { panels[hl].zeroPadding() }
         }
         if next > 0 { panelStore.bf16?.fill(from: panelStore, threads: threads) }
 

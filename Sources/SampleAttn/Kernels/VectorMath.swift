@@ -96,6 +96,42 @@ func zeroRange(_ row: UnsafeMutablePointer<Float>, _ a: Int, _ b: Int) {
     if b > a { row.advanced(by: a).update(repeating: 0, count: b - a) }
 }
 
+/// The sum of row[a..<b], 8 lanes then across them (a fixed order: the same bits on any thread).
+@inline(__always)
+func rangeSum(_ row: UnsafePointer<Float>, _ a: Int, _ b: Int) -> Float {
+    var acc = F8()
+    var j = a
+    while j + 8 <= b { acc += load8(row + j); j += 8 }
+    var tail: Float = 0
+    while j < b { tail += row[j]; j += 1 }
+    return hsum(acc) + tail
+}
+
+/// addScaled that also returns the sum of src[0..<n] (rangeSum's order): one pass over src.
+@inline(__always)
+func addScaledSum(_ dst: UnsafeMutablePointer<Float>, _ src: UnsafePointer<Float>, _ n: Int, _ scale: Float) -> Float {
+    let sv = F8(repeating: scale)
+    var acc = F8()
+    var j = 0
+    while j + 8 <= n {
+        let x = load8(src + j)
+        acc += x
+        store8(load8(dst + j).addingProduct(x, sv), dst + j)
+        j += 8
+    }
+    var tail: Float = 0
+    while j < n { tail += src[j]; dst[j] += src[j] * scale; j += 1 }
+    return hsum(acc) + tail
+}
+
+/// dst[0..<n] += src[0..<n]
+@inline(__always)
+func addInto(_ dst: UnsafeMutablePointer<Float>, _ src: UnsafePointer<Float>, _ n: Int) {
+    var j = 0
+    while j + 8 <= n { store8(load8(dst + j) + load8(src + j), dst + j); j += 8 }
+    while j < n { dst[j] += src[j]; j += 1 }
+}
+
 /// dst[0..<n] += src[0..<n] * scale
 @inline(__always)
 func addScaled(_ dst: UnsafeMutablePointer<Float>, _ src: UnsafePointer<Float>, _ n: Int, _ scale: Float) {

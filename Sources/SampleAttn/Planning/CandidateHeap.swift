@@ -1,11 +1,12 @@
-/// A max-heap of (mass, id), ties to the lower id (deterministic picks). Sifts move a hole
-/// through one buffer instead of swapping through the array (stage 2 spends most of its time
-/// here; docs/KERNEL_NOTES.md).
+/// A max-heap of (mass, id), ties to the lower id (deterministic picks): stage 2's candidates
+/// pushed back after a pop (RankedCandidates). Sifts move a hole through one buffer instead of
+/// swapping through the array.
 struct Candidates {
     typealias Item = (mass: Double, id: Int)
     private var items: [Item] = []
 
-    @inline(__always) private static func above(_ a: Item, _ b: Item) -> Bool {
+    /// a ranks before b.
+    @inline(__always) static func above(_ a: Item, _ b: Item) -> Bool {
         a.mass != b.mass ? a.mass > b.mass : a.id < b.id
     }
 
@@ -18,6 +19,7 @@ struct Candidates {
     }
 
     var isEmpty: Bool { items.isEmpty }
+    var top: Item? { items.first }
 
     mutating func push(_ x: Item) {
         items.append(x)

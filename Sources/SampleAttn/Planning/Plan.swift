@@ -120,7 +120,7 @@ struct HeadPlan: Equatable {
         let first = sk - sq
         for d in diagonals where d < sk {
             kept += sk - max(first, d)                       // rows p >= d have key p - d
-            for j in indices where j + d >= first && j + d < sk { kept -= 1 }
+            kept -= indicesBelow(sk - d) - indicesBelow(first - d)   // those keys that are indices (ascending)
         }
         return kept
     }

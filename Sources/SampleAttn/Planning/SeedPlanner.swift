@@ -40,6 +40,11 @@ func buildSeedPlan(_ pb: Problem, _ params: Params, threads: Int, ws: Workspace,
     let heldOut = UnsafeMutablePointer<HeldOutFold>.allocate(capacity: max(1, G * checkedFolds.count))
     heldOut.initialize(repeating: HeldOutFold(), count: max(1, G * checkedFolds.count))
     defer { heldOut.deallocate() }
+    let candidates = UnsafeMutablePointer<HeadChoice?>.allocate(capacity: G * windows.count)   // per head, per window
+    candidates.initialize(repeating: nil, count: G * windows.count)
+    defer { candidates.deinitialize(count: G * windows.count); candidates.deallocate() }
+    let fewest = UnsafeMutablePointer<Int64>.allocate(capacity: G)   // per head: its cheapest finished candidate's entries
+    defer { fewest.deallocate() }
 
     for kvHead in 0..<pb.hkv {
         let t0 = sac_now_seconds()
@@ -54,10 +59,7 @@ func buildSeedPlan(_ pb: Problem, _ params: Params, threads: Int, ws: Workspace,
         parallelFor(threads: threads, tasks: bandTasks * (windows.count - 1)) { t, _ in
             let bands = buffers.bands(t / (windows.count - 1)), b = t % (windows.count - 1)
             let total = bands.columns(part: 0, band: b)
-            for part in 1..<split.parts {
-                let src = bands.columns(part: part, band: b)
-                for j in 0..<buffers.ldS { total[j] += src[j] }
-            }
+            for part in 1..<split.parts { addInto(total, bands.columns(part: part, band: b), buffers.ldS) }
         }
         let t1 = sac_now_seconds()
         timeSample += t1 - t0
@@ -77,9 +79,21 @@ func buildSeedPlan(_ pb: Problem, _ params: Params, threads: Int, ws: Workspace,
             let fold = SampleFold(columnMass: buffers.foldMass(hl, f), rows: split.foldRows[f], otherRows: split.otherRows[f])
             heldOut[t] = selection(hl).heldOut(fold, others: buffers.selectionScratch(worker))
         }
-        parallelFor(threads: threads, tasks: G) { hl, worker in
-            let folds = Array(UnsafeBufferPointer(start: heldOut + hl * checkedFolds.count, count: checkedFolds.count))
-            let choice = selection(hl).mask(heldOut: folds, allRows: split.allRows, scratch: buffers.selectionScratch(worker))
+        // One task per head and candidate window (a head's candidates would otherwise run one
+        // after another on one thread), the wider windows' first: they pick fewer columns, and
+        // the entries they keep stop the narrower ones that cannot beat them. Then each head's
+        // cheapest, in window order.
+        fewest.update(repeating: .max, count: G)
+        parallelFor(threads: threads, tasks: G * windows.count) { t, worker in
+            let hl = t % G, choice = t / G
+            let alpha = selection(hl).correctedAlpha(heldOut: UnsafeBufferPointer(start: heldOut + hl * checkedFolds.count,
+                                                                                  count: checkedFolds.count))
+            candidates[hl * windows.count + choice] = selection(hl).candidate(choice, alpha: alpha, allRows: split.allRows,
+                                                                              fewest: fewest + hl,
+                                                                              scratch: buffers.selectionScratch(worker))
+        }
+        for hl in 0..<G {
+            let choice = HeadSelection.cheapest(UnsafeBufferPointer(start: candidates + hl * windows.count, count: windows.count))
             chosen[hl] = choice.stripes
             choices[hl] = choice.choice
         }

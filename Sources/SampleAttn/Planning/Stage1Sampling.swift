@@ -84,9 +84,7 @@ func sampleGroups(_ rows: SampleRows, _ groupIndices: [Int], head: Int, problem 
             // The sinks' mass goes to their columns wherever they are (the window mass leaves
             // them out): stage 2 applies alpha to the mass outside the sinks.
             let textStart = max(windowStart, min(sinks, p + 1))
-            var inside: Float = 0
-            for j in textStart..<(p + 1) { inside += row[j] }
-            stats.rowWindowMass[sampleIndex + r] = inside * inv
+            stats.rowWindowMass[sampleIndex + r] = rangeSum(row, textStart, p + 1) * inv
             // Narrower candidate windows: the row's mass per band and the band's column sums, in
             // the group's partition (group g is in partition g % parts, SampleSplit).
             if stats.bands.count > 0 {
@@ -125,8 +123,7 @@ func sampleKVGroup(_ kvHead: Int, problem pb: Problem, rows: SampleRows, split: 
     parallelFor(threads: threads, tasks: G * chunks) { t, _ in
         let hl = t / chunks, keys = (t % chunks) * chunk..<min(ldS, (t % chunks + 1) * chunk)
         func add(_ src: UnsafeMutablePointer<Float>, into dst: UnsafeMutablePointer<Float>) {
-            var j = keys.lowerBound
-            while j < keys.upperBound { store8(load8(dst + j) + load8(src + j), dst + j); j += 8 }
+            addInto(dst + keys.lowerBound, src + keys.lowerBound, keys.count)
         }
         let total = ws.stats(hl).columnMass
         (total + keys.lowerBound).update(repeating: 0, count: keys.count)

@@ -1,3 +1,5 @@
+import CSampleAttn
+
 /// Stage 2, score-based key filtering: the fewest stripes that bring the sampled rows' kept mass
 /// outside the forced sinks (window + stripes) to alpha of that mass. Stripes are key columns
 /// (the paper) and, when `maxDiagonals` > 0, diagonals (key p - delta for every row p). Both are
@@ -15,10 +17,26 @@ private func forcedSinkMass(_ columnMass: UnsafePointer<Float>, sinks: Int) -> D
 /// Selected stripes of one head: key columns (sinks excluded) and diagonal offsets, ascending.
 typealias Stripes = (columns: [Int], diagonals: [Int])
 
-/// A selection's stripes and whether they reached alpha (the candidates can run out first).
+/// A selection's stripes and whether they reached alpha (the candidates can run out first), or
+/// abandoned: stopped by its EntryBound.
 struct StripeSelection {
     var stripes: Stripes
     var reachedAlpha: Bool
+    var abandoned = false
+}
+
+/// Stops a candidate window's selection once its mask must keep more entries than another
+/// candidate of the same head already keeps: a lower bound, the window's and sinks' entries
+/// plus each picked column's (diagonals only add), against the fewest entries of the head's
+/// finished candidates, which they lower as they finish. A stopped candidate cannot be the
+/// cheapest, so the plan is the same whichever candidates finish first.
+struct EntryBound {
+    let sq: Int
+    let base: Int                              // the window's and sinks' entries
+    let fewest: UnsafeMutablePointer<Int64>    // shared by the head's candidate tasks
+
+    /// Entries column j adds to rows at positions sk - sq ..< sk outside a window of `window`.
+    func columnEntries(_ j: Int, window: Int, sk: Int) -> Int { max(0, sk - max(j + window, sk - sq)) }
 }
 
 /// Selected stripes of one head: columns (ascending, sinks excluded) and diagonal offsets
@@ -32,11 +50,12 @@ struct StripeSelection {
 /// - credit: with a window narrower than stage 1's, each column's sampled mass in the band
 ///   between the two: added to the kept mass when the column is picked, but not to its rank, so
 ///   a column is not picked for the band mass of the few sampled groups near it.
+/// - bound: stops the selection once the mask keeps more entries than the bound allows.
 /// - candidates: columns in [sinks, sk - window), diagonals in [window, sk).
 func selectStripes(columnMass: UnsafePointer<Float>, sk: Int, window: Int, windowMass: Double,
                    rows: [Int], positions: [Int], entries: SampledEntries?, index: EntryIndex? = nil,
                    alpha: Float, sinks: Int, minStripes: Int, maxStripes: Int, maxDiagonals: Int,
-                   credit: UnsafePointer<Float>? = nil, priorRows: Double = 0) -> StripeSelection {
+                   credit: UnsafePointer<Float>? = nil, priorRows: Double = 0, bound: EntryBound? = nil) -> StripeSelection {
     let firstCandidate = min(sinks, sk)
     let endCandidate = max(firstCandidate, sk - window)
     // alpha applies to the mass outside the forced sinks: heads that park most of their
@@ -82,17 +101,21 @@ func selectStripes(columnMass: UnsafePointer<Float>, sk: Int, window: Int, windo
     // Rank (priorRows > 0): a stripe's mass per sampled row that sees it, plus priorRows rows,
     // i.e. its mass per kept entry: a column late in the prompt costs fewer rows than an early
     // one. The prior keeps a stripe seen by a few rows from ranking first on their noise.
-    let seenFrom = rows.map { positions[$0] }.sorted()
+    // rowsFrom[x]: the sampled rows at positions >= x, a table rather than a search per rank.
+    var rowsFrom = [Int](repeating: 0, count: priorRows > 0 ? sk + 1 : 0)
+    if priorRows > 0 {
+        for i in rows { rowsFrom[positions[i]] += 1 }
+        for x in stride(from: sk - 1, through: 0, by: -1) { rowsFrom[x] += rowsFrom[x + 1] }
+    }
     func key(_ mass: Double, _ id: Int) -> Double {
         guard priorRows > 0 else { return mass }
         let first = id >= sk ? id - sk : id + window       // the first position that keeps it
-        var lo = 0, hi = seenFrom.count
-        while lo < hi { let mid = (lo + hi) / 2; if seenFrom[mid] < first { lo = mid + 1 } else { hi = mid } }
-        return mass / (Double(seenFrom.count - lo) + priorRows)
+        return mass / (Double(rowsFrom[min(first, sk)]) + priorRows)
     }
     if priorRows > 0 { initial = initial.map { (key($0.mass, $0.id), $0.id) } }
-    var heap = Candidates(consume initial)
+    var heap = RankedCandidates(consume initial)
     var columns: [Int] = [], diagonals: [Int] = []
+    var maskEntries = bound?.base ?? 0   // a lower bound of the mask's entries (EntryBound)
     var taken = [Bool](repeating: false, count: sk)
     while kept < target && !heap.isEmpty {
         let (rank, id) = heap.pop()
@@ -114,6 +137,10 @@ func selectStripes(columnMass: UnsafePointer<Float>, sk: Int, window: Int, windo
             }
         } else {
             if maxStripes > 0 && columns.count >= maxStripes { continue }
+            if let bound {
+                maskEntries += bound.columnEntries(id, window: window, sk: sk)
+                if maskEntries > sac_read_shared(bound.fewest) { return StripeSelection(stripes: ([], []), reachedAlpha: false, abandoned: true) }
+            }
             if let credit { kept += Double(credit[id]) }
             columns.append(id)
             taken[id] = true
@@ -160,11 +187,12 @@ struct HeadSelection {
     let params: Params
 
     func select(columnMass: UnsafePointer<Float>, rows: [Int], alpha: Float, window: Int, windowMass: Double,
-                credit: UnsafePointer<Float>? = nil) -> StripeSelection {
+                credit: UnsafePointer<Float>? = nil, bound: EntryBound? = nil) -> StripeSelection {
         selectStripes(columnMass: columnMass, sk: sk, window: window, windowMass: windowMass,
                       rows: rows, positions: positions, entries: entries, index: index, alpha: alpha, sinks: sinks,
                       minStripes: params.minStripes, maxStripes: params.maxStripes,
-                      maxDiagonals: params.maxDiagonals, credit: credit, priorRows: Double(params.rankPriorRows))
+                      maxDiagonals: params.maxDiagonals, credit: credit, priorRows: Double(params.rankPriorRows),
+                      bound: bound)
     }
 
     /// One fold of the held-out check: the stripes chosen on the other folds' rows at alpha, the
@@ -182,39 +210,51 @@ struct HeadSelection {
         return HeldOutFold(kept: kept, total: Double(fold.rows.count) - forcedSinkMass(fold.columnMass, sinks: min(sinks, sk)))
     }
 
-    /// The head's mask: alpha raised by alpha_correction x the held-out shortfall (up to 1; with
-    /// fewer than 2 folds, or a correction of 0, the paper's rule); then, for each candidate
-    /// window, the stripes that reach it with that window's mass, and the candidate that keeps
-    /// the fewest entries (the earlier on a tie) among those that reach it (stage 1's window
-    /// always qualifies: the paper's mask when nothing reaches alpha). Columns are ranked by their sampled mass outside
-    /// the candidate, or, for a window narrower than stage 1's, outside stage 1's and credited
-    /// with what they keep of the bands given up (a band near a sampled group is seen by that
-    /// group alone, and would buy columns that help no other row). `folds` are heldOut's results
-    /// in fold order, summed in that order; `scratch` is [sk].
-    func mask(heldOut folds: [HeldOutFold], allRows: [Int], scratch: UnsafeMutablePointer<Float>) -> HeadChoice {
-        var alpha = params.alpha
-        if params.alphaCorrection > 0 && folds.count >= 2 {
-            var kept = 0.0, total = 0.0
-            for fold in folds { kept += fold.kept; total += fold.total }
-            let shortfall = Double(params.alpha) - (total > 0 ? kept / total : 1)
-            if shortfall > 0 { alpha = Float(min(1, Double(params.alpha) + Double(params.alphaCorrection) * shortfall)) }
-        }
+    /// The head's alpha: alpha_correction x the held-out shortfall added to alpha (up to 1; with
+    /// fewer than 2 folds, or a correction of 0, the paper's alpha). `folds` are heldOut's
+    /// results in fold order, summed in that order.
+    func correctedAlpha(heldOut folds: UnsafeBufferPointer<HeldOutFold>) -> Float {
+        guard params.alphaCorrection > 0 && folds.count >= 2 else { return params.alpha }
+        var kept = 0.0, total = 0.0
+        for fold in folds { kept += fold.kept; total += fold.total }
+        let shortfall = Double(params.alpha) - (total > 0 ? kept / total : 1)
+        guard shortfall > 0 else { return params.alpha }
+        return Float(min(1, Double(params.alpha) + Double(params.alphaCorrection) * shortfall))
+    }
+
+    /// Candidate window `choice`'s stripes to `alpha` and the entries its mask keeps; nil when
+    /// they do not reach alpha (stage 1's window always qualifies: the paper's mask when nothing
+    /// reaches alpha). Columns are ranked by their sampled mass outside the candidate, or, for a
+    /// window narrower than stage 1's, outside stage 1's and credited with what they keep of the
+    /// bands given up (a band near a sampled group is seen by that group alone, and would buy
+    /// columns that help no other row). Each candidate is its own task; one that must keep more
+    /// entries than `fewest` (the head's finished candidates lower it) stops and gives nil, as
+    /// it cannot be the cheapest. `scratch` is [sk].
+    func candidate(_ choice: Int, alpha: Float, allRows: [Int], fewest: UnsafeMutablePointer<Int64>,
+                   scratch: UnsafeMutablePointer<Float>) -> HeadChoice? {
         let bands = stats.bands
-        var best = HeadChoice(stripes: ([], []), choice: bands.full, keptEntries: Int.max)
-        for choice in bands.windows.indices {
-            let w = bands.windows[choice]
-            let narrower = choice > bands.full
-            let selection = select(columnMass: narrower ? UnsafePointer(stats.columnMass) : columnMass(choice: choice, scratch: scratch),
-                                   rows: allRows, alpha: alpha, window: w, windowMass: stats.windowMass(of: allRows, choice: choice),
-                                   credit: narrower ? bandMass(choice: choice, scratch: scratch) : nil)
-            if !selection.reachedAlpha && choice != bands.full { continue }
-            let stripes = selection.stripes
-            let head = HeadPlan(dense: false, window: w, indices: Array(0..<sinks) + stripes.columns, keptEntries: 0,
-                                causalEntries: 0, craMean: 0, craMin: 0, diagonals: stripes.diagonals)
-            let kept = head.seedKeptEntries(sq: sq, sk: sk)
-            if kept < best.keptEntries { best = HeadChoice(stripes: stripes, choice: choice, keptEntries: kept) }
+        let w = bands.windows[choice]
+        let narrower = choice > bands.full
+        func plan(_ stripes: Stripes) -> HeadPlan {
+            HeadPlan(dense: false, window: w, indices: Array(0..<sinks) + stripes.columns, keptEntries: 0,
+                     causalEntries: 0, craMean: 0, craMin: 0, diagonals: stripes.diagonals)
         }
-        return best
+        let bound = EntryBound(sq: sq, base: plan(([], [])).seedKeptEntries(sq: sq, sk: sk), fewest: fewest)
+        let selection = select(columnMass: narrower ? UnsafePointer(stats.columnMass) : columnMass(choice: choice, scratch: scratch),
+                               rows: allRows, alpha: alpha, window: w, windowMass: stats.windowMass(of: allRows, choice: choice),
+                               credit: narrower ? bandMass(choice: choice, scratch: scratch) : nil, bound: bound)
+        if selection.abandoned || (!selection.reachedAlpha && choice != bands.full) { return nil }
+        let kept = plan(selection.stripes).seedKeptEntries(sq: sq, sk: sk)
+        sac_lower_to(fewest, Int64(kept))
+        return HeadChoice(stripes: selection.stripes, choice: choice, keptEntries: kept)
+    }
+
+    /// The head's mask: of its qualifying candidates (candidate's results, in window order), the
+    /// one that keeps the fewest entries, the earlier on a tie.
+    static func cheapest(_ candidates: UnsafeBufferPointer<HeadChoice?>) -> HeadChoice {
+        var best: HeadChoice? = nil
+        for case let c? in candidates where best == nil || c.keptEntries < best!.keptEntries { best = c }
+        return best!
     }
 
     /// The sampled column sums outside candidate window `choice`: stage 1's, less (a wider

@@ -47,10 +47,7 @@ struct WindowBands {
         let textFloor = min(sinks, p + 1)
         for b in 0..<count {
             let lo = max(textFloor, p - windows[b] + 1), hi = max(lo, p - windows[b + 1] + 1)
-            var mass: Float = 0
-            for j in lo..<hi { mass += row[j] }
-            rowMass(b)[index] = mass * inv
-            addScaled(columns(part: part, band: b) + lo, row + lo, hi - lo, inv)
+            rowMass(b)[index] = addScaledSum(columns(part: part, band: b) + lo, row + lo, hi - lo, inv) * inv
         }
     }
 }

@@ -1,0 +1,50 @@
+import XCTest
+@testable import SampleAttn
+
+/// RankedCandidates pops in the order of a full sort by (mass descending, id ascending), with
+/// items pushed back at a lower mass after their pop, as stage 2's stale entries are.
+final class RankedCandidatesTests: XCTestCase {
+    /// The reference: the largest remaining item by a scan of all of them.
+    struct ScanQueue {
+        var items: [Candidates.Item]
+        mutating func pop() -> Candidates.Item {
+            var best = 0
+            for i in items.indices where Candidates.above(items[i], items[best]) { best = i }
+            return items.remove(at: best)
+        }
+    }
+
+    func testPopsInRankOrderWithPushBacks() {
+        for (n, seed) in [(0, 1), (1, 2), (7, 3), (300, 4), (2000, 5)] as [(Int, UInt64)] {
+            var rng = SeededRandom(seed)
+            // Masses from a few values, so that ties (broken by id) are common.
+            let initial = (0..<n).map { (mass: Double(Int(rng.next() % 40)) / 4, id: $0) }
+            var ranked = RankedCandidates(initial), reference = ScanQueue(items: initial)
+            var pops = 0
+            while !ranked.isEmpty {
+                let got = ranked.pop(), want = reference.pop()
+                XCTAssertTrue(got == want, "n \(n) pop \(pops): \(got) != \(want)")
+                pops += 1
+                if rng.next() % 3 == 0 && got.mass > 0 {   // stale: back with less mass
+                    let lower = (mass: got.mass - Double(1 + Int(rng.next() % 8)) / 4, id: got.id)
+                    if lower.mass > 0 { ranked.push(lower); reference.items.append(lower) }
+                }
+            }
+            XCTAssertTrue(reference.items.isEmpty, "n \(n): \(reference.items.count) left")
+            XCTAssertGreaterThanOrEqual(pops, n)
+        }
+    }
+
+    func testSelectBestPutsTheBestKLast() {
+        var rng = SeededRandom(9)
+        let items = (0..<500).map { (mass: Double(Int(rng.next() % 50)), id: $0) }
+        let order = items.sorted { Candidates.above($1, $0) }   // ascending
+        for k in [0, 1, 2, 63, 250, 499, 500] {
+            var work = items
+            work.withUnsafeMutableBufferPointer { RankedCandidates.selectBest(k, of: $0) }
+            let best = Set(work[(500 - k)...].map(\.id)), want = Set(order[(500 - k)...].map(\.id))
+            XCTAssertEqual(best, want, "k \(k)")
+            XCTAssertEqual(Set(work.map(\.id)).count, 500, "k \(k): items lost")
+        }
+    }
+}
