@@ -4,13 +4,18 @@ import Glibc
 import CSampleAttn
 
 /// Scratch memory of one call: 64-byte aligned blocks, counted against the context's limit,
-/// all freed together. Allocation failure is an SAError, never a crash.
+/// all freed together. Allocation failure is an SAError, never a crash. Large zeroed blocks are
+/// zeroed on the call's `threads` (tens of MB on one thread were a serial step of the call).
 final class Workspace {
     private var blocks: [UnsafeMutableRawPointer] = []
     private let limit: Int          // bytes, 0 = none
+    private let threads: Int
     private(set) var bytes = 0
 
-    init(limit: Int) { self.limit = limit }
+    init(limit: Int, threads: Int = 1) {
+        self.limit = limit
+        self.threads = threads
+    }
 
     deinit { for b in blocks { free(b) } }
 
@@ -23,9 +28,18 @@ final class Workspace {
         guard posix_memalign(&raw, 64, size) == 0, let raw else {
             throw SAError(SA_ERR_OUT_OF_MEMORY, "\(what): allocating \(size) bytes failed")
         }
-        if zeroed { memset(raw, 0, size) }
+        if zeroed { zero(raw, size) }
         blocks.append(raw)
         bytes += size
         return raw.bindMemory(to: T.self, capacity: max(count, 1))
+    }
+
+    /// memset in 64 KiB chunks, one task each, once the block spans a few chunks.
+    private func zero(_ raw: UnsafeMutableRawPointer, _ size: Int) {
+        let chunk = 1 << 16
+        guard threads > 1, size >= 8 * chunk else { memset(raw, 0, size); return }
+        parallelFor(threads: threads, tasks: (size + chunk - 1) / chunk) { t, _ in
+            memset(raw + t * chunk, 0, min(chunk, size - t * chunk))
+        }
     }
 }
