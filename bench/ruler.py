@@ -105,8 +105,9 @@ def make_prompts(tok, tasks, lengths, samples, seed0=0):
 
     def count(s):
         return len(tok(s, add_special_tokens=False).input_ids)
+    # seed by seed, so that a run cut short has the same number of prompts of every task
     return [rt.make_sample(t, L, seed0 + i, prose, code, words, count)
-            for L in lengths for t in tasks for i in range(samples)]
+            for L in lengths for i in range(samples) for t in tasks]
 
 
 def summarize(rows):
