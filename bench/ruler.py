@@ -219,8 +219,8 @@ def main(argv=None):
         pairs = [tuple(r.split(":")) for r in args.runs.split(",")]
     else:
         pairs = [(m, p) for p in args.prefill.split(",") for m in args.methods.split(",")]
-    methods = register_methods(sorted({m for m, _ in pairs}, key=[m for m, _ in pairs].index))
-    runs = [(m, 0 if p == "oneshot" else int(p)) for m, p in pairs]
+    methods = register_methods(list(dict.fromkeys(m for m, _ in pairs)))
+    runs = [(m, p, 0 if p == "oneshot" else int(p)) for m, p in pairs]   # (method, label, chunk)
     rows, t_start = [], time.time()
     if args.resume and args.json.exists():
         rows = json.loads(args.json.read_text())["rows"]
@@ -238,9 +238,9 @@ def main(argv=None):
 
     for i, s in enumerate(prompts):
         ids = prompt_ids(tok, s)
-        for m, chunk in runs:      # methods alternate prompt by prompt
+        for m, prefill, chunk in runs:      # methods alternate prompt by prompt
             impl, fn = methods[m]
-            if (s["task"], s["length"], s["seed"], "oneshot" if chunk == 0 else str(chunk), m) in done:
+            if (s["task"], s["length"], s["seed"], prefill, m) in done:
                 continue
             model.set_attn_implementation(impl)
             if fn is not None:
@@ -253,7 +253,7 @@ def main(argv=None):
                 density = (sum(x["kept_entries"] for x in fn.stats)
                            / sum(x["causal_entries"] for x in fn.stats))
             rows.append(dict(task=s["task"], length=s["length"], seed=s["seed"], tokens=ids.shape[1],
-                             prefill="oneshot" if chunk == 0 else str(chunk), method=m,
+                             prefill=prefill, method=m,
                              output=out, answers=s["answers"], score=rt.score(s, out),
                              seconds=sec, density=density,
                              fallbacks=dict(fn.fallbacks) if fn is not None else None))
@@ -262,14 +262,13 @@ def main(argv=None):
                    rows[-1]["score"], sec, out[:60]))
         write()
     model.set_attn_implementation("sdpa")
-    table = summarize(rows)
-    for t in table:
+    result = write()
+    for t in result["summary"]:
         log("%5d %-8s %-7s overall %.1f (n=%d, fully correct %d, 95%% [%.0f, %.0f])%s  %s" % (
             t["length"], t["prefill"], t["method"], t["overall"]["score"], t["overall"]["n"],
             t["overall"]["correct"], *t["overall"]["wilson95"],
             "" if t["mean_density"] is None else "  density %.3f" % t["mean_density"],
             " ".join("%s %.0f" % (k, v["score"]) for k, v in t["tasks"].items())))
-    result = write()
     log("wrote", args.json)
     return result
 

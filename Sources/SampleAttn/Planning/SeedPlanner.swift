@@ -84,11 +84,13 @@ func buildSeedPlan(_ pb: Problem, _ params: Params, threads: Int, ws: Workspace,
         // the entries they keep stop the narrower ones that cannot beat them. Then each head's
         // cheapest, in window order.
         fewest.update(repeating: .max, count: G)
+        let alphas = (0..<G).map { hl in
+            selection(hl).correctedAlpha(heldOut: UnsafeBufferPointer(start: heldOut + hl * checkedFolds.count,
+                                                                      count: checkedFolds.count))
+        }
         parallelFor(threads: threads, tasks: G * windows.count) { t, worker in
             let hl = t % G, choice = t / G
-            let alpha = selection(hl).correctedAlpha(heldOut: UnsafeBufferPointer(start: heldOut + hl * checkedFolds.count,
-                                                                                  count: checkedFolds.count))
-            candidates[hl * windows.count + choice] = selection(hl).candidate(choice, alpha: alpha, allRows: split.allRows,
+            candidates[hl * windows.count + choice] = selection(hl).candidate(choice, alpha: alphas[hl], allRows: split.allRows,
                                                                               fewest: fewest + hl,
                                                                               scratch: buffers.selectionScratch(worker))
         }

@@ -273,10 +273,7 @@ struct HeadSelection {
     /// The sampled column sums in the bands between stage 1's window and a narrower candidate.
     func bandMass(choice: Int, scratch: UnsafeMutablePointer<Float>) -> UnsafePointer<Float> {
         scratch.update(repeating: 0, count: sk)
-        for b in stats.bands.between(choice) {
-            let band = stats.bands.columns(b)
-            for j in 0..<sk { scratch[j] += band[j] }
-        }
+        for b in stats.bands.between(choice) { addInto(scratch, stats.bands.columns(b), sk) }
         return UnsafePointer(scratch)
     }
 }
