@@ -35,11 +35,11 @@ extern "C" {
 
 /* ---------------------------------------------------------------- versions */
 #define SA_VERSION_MAJOR 0
-#define SA_VERSION_MINOR 3
+#define SA_VERSION_MINOR 4
 #define SA_VERSION_PATCH 0
 #define SA_VERSION_NUMBER (SA_VERSION_MAJOR * 10000 + SA_VERSION_MINOR * 100 + SA_VERSION_PATCH)
 
-SA_API const char *sa_version_string(void);   /* "0.3.0" */
+SA_API const char *sa_version_string(void);   /* "0.4.0" */
 SA_API uint32_t    sa_version_number(void);   /* MAJOR*10000 + MINOR*100 + PATCH */
 
 /* ---------------------------------------------------------------- status codes */
@@ -210,6 +210,15 @@ SA_API int32_t     sa_context_n_threads(const sa_context *ctx);
 /* Upper bound of workspace bytes a call may allocate (0 = no limit, the default). A call that
    would need more fails with SA_ERR_OUT_OF_MEMORY before touching the output. */
 SA_API sa_status   sa_context_set_memory_limit(sa_context *ctx, uint64_t bytes);
+/* Since 0.4: keep up to `bytes` of a call's workspace on the context for its next calls
+   (0 = none, the default: every call frees its workspace before it returns). Repeated calls of
+   similar shapes, as an engine makes layer after layer, then reuse the blocks instead of
+   allocating, first touching and freeing them. The memory limit still caps each call's use;
+   the kept bytes are outside it. Lowering the value frees what no longer fits at once;
+   sa_context_free frees the rest. */
+SA_API sa_status   sa_context_set_workspace_cache(sa_context *ctx, uint64_t bytes);
+/* Since 0.4: *bytes = the workspace bytes the context keeps between calls now. */
+SA_API sa_status   sa_context_workspace_cached(sa_context *ctx, uint64_t *bytes);
 
 /* ---------------------------------------------------------------- attention */
 /*

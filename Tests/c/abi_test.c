@@ -494,6 +494,49 @@ static void test_errors(void) {
     free(q.data); free(k.data); free(v.data); free(out.data); free(before);
 }
 
+/* The workspace kept between calls: off by default, outputs bitwise those of fresh memory for
+   calls of growing and shrinking shapes in every mode, released when the cache is lowered. */
+static void test_workspace_cache(void) {
+    const int64_t hq = 4, hkv = 2, d = 64, lengths[] = {700, 1300, 700};
+    const int32_t modes[] = {SA_MODE_DENSE, SA_MODE_SAMPLE, SA_MODE_SAMPLE_SLASH};
+    sa_context *plain = sa_context_new(2), *cached = sa_context_new(2);
+    uint64_t held = 1;
+    CHECK_STATUS(sa_context_workspace_cached(cached, &held), SA_OK);
+    CHECK(held == 0, "a new context keeps %llu bytes", (unsigned long long)held);
+    CHECK_STATUS(sa_context_set_workspace_cache(cached, (uint64_t)1 << 30), SA_OK);
+    for (int i = 0; i < 3; i++)
+        for (int m = 0; m < 3; m++) {
+            const int64_t s = lengths[i];
+            host_tensor q = make_tensor(s, hq, d, 2), k = make_tensor(s, hkv, d, 2), v = make_tensor(s, hkv, d, 1);
+            host_tensor a = make_tensor(s, hq, d, 0), b = make_tensor(s, hq, d, 0);
+            sa_params p;
+            sa_params_default(&p);
+            p.mode = modes[m];
+            p.min_seq_len = 256;
+            CHECK_STATUS(sa_attention(plain, &p, &q.view, &k.view, &v.view, &a.view, NULL, NULL), SA_OK);
+            CHECK_STATUS(sa_attention(cached, &p, &q.view, &k.view, &v.view, &b.view, NULL, NULL), SA_OK);
+            CHECK(memcmp(a.data, b.data, a.count * sizeof(float)) == 0, "mode %d, S %lld: cached workspace changed the output",
+                  modes[m], (long long)s);
+            free(q.data); free(k.data); free(v.data); free(a.data); free(b.data);
+        }
+    CHECK_STATUS(sa_context_workspace_cached(plain, &held), SA_OK);
+    CHECK(held == 0, "a context without a cache keeps %llu bytes", (unsigned long long)held);
+    CHECK_STATUS(sa_context_workspace_cached(cached, &held), SA_OK);
+    CHECK(held > 0 && held <= (uint64_t)1 << 30, "cached context keeps %llu bytes", (unsigned long long)held);
+    const uint64_t all = held;
+    CHECK_STATUS(sa_context_set_workspace_cache(cached, all / 2), SA_OK);
+    CHECK_STATUS(sa_context_workspace_cached(cached, &held), SA_OK);
+    CHECK(held <= all / 2, "a cache lowered to %llu bytes keeps %llu", (unsigned long long)(all / 2), (unsigned long long)held);
+    CHECK_STATUS(sa_context_set_workspace_cache(cached, 0), SA_OK);
+    CHECK_STATUS(sa_context_workspace_cached(cached, &held), SA_OK);
+    CHECK(held == 0, "a cache set to 0 keeps %llu bytes", (unsigned long long)held);
+    CHECK_STATUS(sa_context_set_workspace_cache(NULL, 0), SA_ERR_NULL_ARGUMENT);
+    CHECK_STATUS(sa_context_workspace_cached(NULL, &held), SA_ERR_NULL_ARGUMENT);
+    CHECK_STATUS(sa_context_workspace_cached(cached, NULL), SA_ERR_NULL_ARGUMENT);
+    sa_context_free(plain);
+    sa_context_free(cached);
+}
+
 /* Sample mode and plans: the plan's mask, checked by a float64 reference over it. */
 /* The windows a seed head may get (sa_params.min_window): stage 1's ceil(window_ratio * S_k),
    its double below S_k, its halvings (rounded up) not below min_window; only the first with 0. */
@@ -695,6 +738,7 @@ int main(void) {
     test_errors();
     test_sample_and_plan();
     test_slash_plan();
+    test_workspace_cache();
     printf("libsampleattn %s C ABI test: %d passed, %d failed\n", sa_version_string(), n_checks - n_failed, n_failed);
     return n_failed == 0 ? 0 : 1;
 }

@@ -64,6 +64,21 @@ public func sa_context_set_memory_limit_impl(_ ctx: OpaquePointer?, _ bytes: UIn
     return c.call { c.memoryLimit = Int(clamping: bytes) }
 }
 
+@_cdecl("sa_context_set_workspace_cache")
+public func sa_context_set_workspace_cache_impl(_ ctx: OpaquePointer?, _ bytes: UInt64) -> sa_status {
+    guard let c = context(ctx) else { return SA_ERR_NULL_ARGUMENT }
+    return c.call { c.cache.setLimit(Int(clamping: bytes)) }
+}
+
+@_cdecl("sa_context_workspace_cached")
+public func sa_context_workspace_cached_impl(_ ctx: OpaquePointer?, _ bytes: UnsafeMutablePointer<UInt64>?) -> sa_status {
+    guard let c = context(ctx) else { return SA_ERR_NULL_ARGUMENT }
+    return c.call {
+        guard let bytes else { throw SAError(SA_ERR_NULL_ARGUMENT, "bytes is NULL") }
+        bytes.pointee = UInt64(c.cache.bytes)
+    }
+}
+
 // MARK: attention
 
 /// Copies `value` into the caller's struct, honouring the caller's struct_size (older, smaller
@@ -123,7 +138,7 @@ private func attention(_ c: Context, threads: Int, _ p: UnsafePointer<sa_params>
     let params = try Params.decode(p)
     let pb = try Problem(q: q, k: k, v: v, out: out, lse: lse, params: params, needsValues: true)
     try checkStatsSize(stats)
-    let ws = Workspace(limit: c.memoryLimit, threads: threads)
+    let ws = Workspace(limit: c.memoryLimit, threads: threads, cache: c.cache)
     let plan = try buildPlan(pb, params, threads: threads, ws: ws, rowMinimum: false)
     let t = sac_now_seconds()
     try runAttention(pb, plan, threads: threads, ws: ws)
@@ -147,7 +162,7 @@ public func sa_plan_create_impl(_ ctx: OpaquePointer?, _ p: UnsafePointer<sa_par
         guard let planOut else { throw SAError(SA_ERR_NULL_ARGUMENT, "plan_out is NULL") }
         let params = try Params.decode(p)
         let pb = try Problem(q: q, k: k, v: nil, out: nil, lse: nil, params: params, needsValues: false)
-        let plan = try buildPlan(pb, params, threads: c.threads, ws: Workspace(limit: c.memoryLimit, threads: c.threads), rowMinimum: true)
+        let plan = try buildPlan(pb, params, threads: c.threads, ws: Workspace(limit: c.memoryLimit, threads: c.threads, cache: c.cache), rowMinimum: true)
         planOut.pointee = OpaquePointer(Unmanaged.passRetained(plan).toOpaque())
     }
 }
@@ -167,7 +182,7 @@ public func sa_plan_apply_impl(_ ctx: OpaquePointer?, _ planHandle: OpaquePointe
             throw SAError(SA_ERR_PLAN_MISMATCH, "plan is for H_q \(plan.hq), S_q \(plan.sq), S_k \(plan.sk); got H_q \(pb.hq), S_q \(pb.sq), S_k \(pb.sk)")
         }
         try checkStatsSize(stats)
-        try runAttention(pb, plan, threads: c.threads, ws: Workspace(limit: c.memoryLimit, threads: c.threads))
+        try runAttention(pb, plan, threads: c.threads, ws: Workspace(limit: c.memoryLimit, threads: c.threads, cache: c.cache))
         let end = sac_now_seconds()
         try writeVersioned(makeStats(plan, c.threads, attention: end - start, total: end - start), to: stats, name: "sa_stats")
     }

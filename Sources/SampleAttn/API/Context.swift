@@ -1,10 +1,12 @@
 import CSampleAttn
 
-/// What sa_context points to: thread count, memory limit, the last error message, and a busy
-/// flag that refuses a second thread using the same context at once.
+/// What sa_context points to: thread count, memory limit, the workspace kept between calls,
+/// the last error message, and a busy flag that refuses a second thread using the same context
+/// at once.
 final class Context {
     let threads: Int
     var memoryLimit: Int = 0
+    let cache = BlockCache()
     private let message: UnsafeMutablePointer<CChar>
     private static let messageCapacity = 1024
     private let busy: UnsafeMutablePointer<Int32>

@@ -13,8 +13,9 @@ this package's major.minor version.
 from ._version import __version__
 from ._loader import LibraryNotFoundError
 from .api import (LAYOUTS, MODES, Plan, PlanHead, SampleAttnError, attention, features,
-                  library_path, status_string, version, version_number)
+                  library_path, set_workspace_cache, status_string, version, version_number,
+                  workspace_cached)
 
 __all__ = ["__version__", "attention", "Plan", "PlanHead", "SampleAttnError",
            "LibraryNotFoundError", "version", "version_number", "features", "status_string",
-           "library_path", "MODES", "LAYOUTS"]
+           "library_path", "set_workspace_cache", "workspace_cached", "MODES", "LAYOUTS"]

@@ -19,7 +19,7 @@ from . import _loader
 
 # ---------------------------------------------------------------- versions
 SA_VERSION_MAJOR = 0
-SA_VERSION_MINOR = 3
+SA_VERSION_MINOR = 4
 SA_VERSION_PATCH = 0
 SA_VERSION_NUMBER = SA_VERSION_MAJOR * 10000 + SA_VERSION_MINOR * 100 + SA_VERSION_PATCH
 
@@ -231,6 +231,10 @@ _proto("sa_context_last_error", c_char_p, sa_context_p)
 _proto("sa_context_n_threads", c_int32, sa_context_p)
 # SA_API sa_status   sa_context_set_memory_limit(sa_context *ctx, uint64_t bytes);
 _proto("sa_context_set_memory_limit", sa_status, sa_context_p, c_uint64)
+# SA_API sa_status   sa_context_set_workspace_cache(sa_context *ctx, uint64_t bytes);
+_proto("sa_context_set_workspace_cache", sa_status, sa_context_p, c_uint64)
+# SA_API sa_status   sa_context_workspace_cached(sa_context *ctx, uint64_t *bytes);
+_proto("sa_context_workspace_cached", sa_status, sa_context_p, POINTER(c_uint64))
 # SA_API sa_status sa_attention(sa_context *ctx, const sa_params *p,
 #                               const sa_tensor *q, const sa_tensor *k, const sa_tensor *v,
 #                               const sa_tensor *out, float *lse, struct sa_stats *stats);

@@ -14,7 +14,7 @@ from __future__ import annotations
 import operator
 import sys
 import threading
-from ctypes import POINTER, byref, c_float, c_int64, c_void_p, sizeof
+from ctypes import POINTER, byref, c_float, c_int64, c_uint64, c_void_p, sizeof
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple, Union
 
 import numpy as np
@@ -111,8 +111,19 @@ class _Context:
                        "sa_context_new(%d) failed: threads must be in 0..1024" % threads)
         self.handle = handle
         self.n_threads = int(lib.sa_context_n_threads(handle))
+        self.workspace_cache = 0
         self._free = lib.sa_context_free
         self._last_error = lib.sa_context_last_error
+
+    def set_workspace_cache(self, nbytes: int) -> None:
+        if nbytes != self.workspace_cache:
+            self.check(_capi.lib().sa_context_set_workspace_cache(self.handle, nbytes))
+            self.workspace_cache = nbytes
+
+    def workspace_cached(self) -> int:
+        n = c_uint64()
+        self.check(_capi.lib().sa_context_workspace_cached(self.handle, byref(n)))
+        return int(n.value)
 
     def last_error(self) -> str:
         return (self._last_error(self.handle) or b"").decode("utf-8", "replace")
@@ -128,6 +139,31 @@ class _Context:
 
 
 _tls = threading.local()
+_workspace_cache = 0    # bytes each context keeps between calls (set_workspace_cache)
+
+
+def set_workspace_cache(nbytes: int) -> None:
+    """Keep up to ``nbytes`` of each call's workspace between calls (0, the default, frees it
+    after every call), for the contexts this module uses on any thread from now on.
+
+    Repeated calls of similar shapes (an engine's layers) then reuse the memory instead of
+    allocating and freeing it; see ``sa_context_set_workspace_cache`` in the C header.
+    """
+    global _workspace_cache
+    try:
+        n = operator.index(nbytes)
+    except TypeError:
+        raise _bad(SA_ERR_INVALID_PARAM, "nbytes must be an int >= 0, got %r" % (nbytes,)) from None
+    if not 0 <= n < 2 ** 64:
+        raise _bad(SA_ERR_INVALID_PARAM, "nbytes %d must be in 0..2**64-1" % n)
+    _workspace_cache = n
+    for ctx in getattr(_tls, "contexts", {}).values():
+        ctx.set_workspace_cache(n)
+
+
+def workspace_cached() -> int:
+    """Bytes of workspace the calling thread's contexts keep between calls now."""
+    return sum(ctx.workspace_cached() for ctx in getattr(_tls, "contexts", {}).values())
 
 
 def _context(threads: Optional[int]) -> _Context:
@@ -145,6 +181,7 @@ def _context(threads: Optional[int]) -> _Context:
     ctx = contexts.get(n)
     if ctx is None:
         ctx = contexts[n] = _Context(n)
+    ctx.set_workspace_cache(_workspace_cache)
     return ctx
 
 
