@@ -11,6 +11,9 @@
 #define SAC_AMX __attribute__((target("amx-tile,amx-bf16,avx512f,avx512bw,avx512vl,avx512dq,avx512bf16,avx2,fma,f16c")))
 
 #include "avx512_math.h"   /* exp2_16: the same exp2 as the float32 kernels */
+#if defined(SAC_AMX_EMULATE)
+#include "amx_emulation.h"  /* tests only: the tile instructions in C (Tests/isa) */
+#endif
 
 /* 16 rows x 64 bytes for every tile: tmm0-3 float32 accumulators (16 x 16), tmm4 the A operand
    (16 rows x 32 bf16), tmm6-7 B operands (16 pairs x 16 columns x 2 bf16, "VNNI" layout). */
@@ -120,17 +123,37 @@ SAC_AMX static void softmax_row(const sac_block *b, int r, const float *row, uin
         for (int j = ka; j < kz; j += 16) _mm256_storeu_si256((__m256i *)(void *)(p + j), _mm256_setzero_si256());
         return;
     }
-    __m512 mv = ninf;
-    for (int j = ta; j < tb; j += 16) mv = _mm512_max_ps(mv, _mm512_mask_loadu_ps(ninf, lanes(j, a, e), row + j));
-    float m_old = b->m[r], m_row = _mm512_reduce_max_ps(mv), m_new = m_row > m_old ? m_row : m_old;
+    /* A row that sees every key of its chunks (most rows off the diagonal) needs no lane masks;
+       its sums are those of the masked loop, where masked lanes add zeros. */
+    const int full = a <= ka && e >= kz;   /* then [ta, tb) = [ka, kz) */
+    __m512 m0 = ninf, m1 = ninf;           /* two chains: the max is exact in any order */
+    if (full) {
+        int j = ka;
+        for (; j + 32 <= kz; j += 32) {
+            m0 = _mm512_max_ps(m0, _mm512_loadu_ps(row + j));
+            m1 = _mm512_max_ps(m1, _mm512_loadu_ps(row + j + 16));
+        }
+        if (j < kz) m0 = _mm512_max_ps(m0, _mm512_loadu_ps(row + j));
+    } else {
+        for (int j = ta; j < tb; j += 16) m0 = _mm512_max_ps(m0, _mm512_mask_loadu_ps(ninf, lanes(j, a, e), row + j));
+    }
+    float m_old = b->m[r], m_row = _mm512_reduce_max_ps(_mm512_max_ps(m0, m1)), m_new = m_row > m_old ? m_row : m_old;
     float correction = _mm512_cvtss_f32(exp2_16(_mm512_set1_ps(m_old - m_new)));
     __m512 shift = _mm512_set1_ps(m_new), acc = _mm512_setzero_ps();
-    for (int j = ka; j < kz; j += 16) {
-        __mmask16 k = lanes(j, a, e);
-        __m512 x = exp2_16(_mm512_sub_ps(_mm512_mask_loadu_ps(ninf, k, row + j), shift));
-        x = _mm512_maskz_mov_ps(k, x);
-        acc = _mm512_add_ps(acc, x);
-        _mm256_storeu_si256((__m256i *)(void *)(p + j), (__m256i)_mm512_cvtneps_pbh(x));
+    if (full) {
+        for (int j = ka; j < kz; j += 16) {
+            __m512 x = exp2_16(_mm512_sub_ps(_mm512_loadu_ps(row + j), shift));
+            acc = _mm512_add_ps(acc, x);
+            _mm256_storeu_si256((__m256i *)(void *)(p + j), (__m256i)_mm512_cvtneps_pbh(x));
+        }
+    } else {
+        for (int j = ka; j < kz; j += 16) {
+            __mmask16 k = lanes(j, a, e);
+            __m512 x = exp2_16(_mm512_sub_ps(_mm512_mask_loadu_ps(ninf, k, row + j), shift));
+            x = _mm512_maskz_mov_ps(k, x);
+            acc = _mm512_add_ps(acc, x);
+            _mm256_storeu_si256((__m256i *)(void *)(p + j), (__m256i)_mm512_cvtneps_pbh(x));
+        }
     }
     b->l[r] = b->l[r] * correction + _mm512_reduce_add_ps(acc);
     b->m[r] = m_new;

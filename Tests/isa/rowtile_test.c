@@ -172,13 +172,14 @@ static void release_state(state *s) { free(s->o); free(s->s); }
 
 /* The AMX key-block kernel on a whole query block: `rows` rows (not a multiple of 16) with
    ranges cutting tiles, empty rows, rows reaching past the block; a block shorter than 256 keys
-   (zero-padded value pairs); rows past `rows` filled with NaN must not leak. Each row against
-   the float64 oracle with the kernel's own bf16 P. */
+   (zero-padded value pairs); rows past `rows` filled with NaN must not leak; and a block below
+   the diagonal, where most rows see every key (the kernel's path without lane masks). Each row
+   against the float64 oracle with the kernel's own bf16 P. */
 static void test_amx_blocks(void) {
-    const int dims[] = {32, 64, 128, 256}, nkeys[] = {256, 208};
+    const int dims[] = {32, 64, 128, 256}, nkeys[] = {256, 208, 256};
     for (int di = 0; di < 4; di++)
-        for (int ki = 0; ki < 2; ki++) {
-            const int dim = dims[di], rows = 90, R = 96, n = nkeys[ki];
+        for (int ki = 0; ki < 3; ki++) {
+            const int dim = dims[di], rows = 90, R = 96, n = nkeys[ki], interior = ki == 2;
             const int64_t j0 = 512, j1 = j0 + n;
             rng_state = 77u + (unsigned)(di * 2 + ki);
             float *q = calloc((size_t)R * dim, 4), *kt = calloc((size_t)LDS * dim, 4), *v = calloc((size_t)LDS * dim, 4);
@@ -199,6 +200,7 @@ static void test_amx_blocks(void) {
                 int a = (int)((uniform() + 1) * 100), b = n - (int)((uniform() + 1) * 60);
                 lo[r] = j0 + a - (r % 7 == 1 ? 1000 : 0);
                 hi[r] = j0 + b + (r % 5 == 2 ? 1000 : 0);
+                if (interior && r % 4 != 3) { lo[r] = j0 - 7; hi[r] = j1 + (r % 2); }   /* every key */
                 if (r % 11 == 4) lo[r] = hi[r] = j0 + 30;   /* empty */
                 if (r >= rows) { lo[r] = 0; hi[r] = 1 << 30; }   /* stale scratch: must be ignored */
             }
@@ -221,8 +223,9 @@ static void test_amx_blocks(void) {
                                                  o0 + r * dim, m[r], l[r], o + r * dim);
                 if (!(e <= worst)) worst = e;
             }
-            CHECK(worst <= 1, "amx d=%d keys=%d: error %.3g of the bf16 rounding bound vs float64", dim, n, worst);
-            printf("amx d=%d keys=%d: largest error %.2f of the bound\n", dim, n, worst);
+            CHECK(worst <= 1, "amx d=%d keys=%d%s: error %.3g of the bf16 rounding bound vs float64", dim, n,
+                  interior ? " interior" : "", worst);
+            printf("amx d=%d keys=%d%s: largest error %.2f of the bound\n", dim, n, interior ? " interior" : "", worst);
             int clean = 1;
             for (int r = rows; r < R; r++) clean &= isnan(m[r]) && isnan(l[r]);
             CHECK(clean, "amx d=%d: padding rows' m, l were written", dim);
@@ -277,8 +280,15 @@ static void test_sample_group(sac_sample_scores_fn scores, sac_exp2_row_fn exp2_
 int main(void) {
     uint32_t mask = sac_cpu_isa_mask();
     int avx512 = (mask & SA_CPU_AVX512) != 0, amx = (mask & SA_CPU_AMX_BF16) != 0;
+#if defined(SAC_AMX_EMULATE)
+    /* The AMX kernel's logic with emulated tiles (Tests/isa/amx_emulation.h); AVX512-BF16 needed. */
+    amx = (mask & SA_CPU_AVX512) && (mask & SA_CPU_AVX512_BF16);
+    printf("cpu_isa_mask 0x%x: amx kernel with emulated tiles %s\n", (unsigned)mask,
+           amx ? "tested" : "NOT RUN (CPU lacks AVX512-BF16)");
+#else
     printf("cpu_isa_mask 0x%x: avx512 kernel %s, amx kernel %s\n", (unsigned)mask,
            avx512 ? "tested" : "NOT RUN (CPU lacks it)", amx ? "tested" : "NOT RUN (CPU lacks it)");
+#endif
     /* exp2 reference: exact at integers, 0 below -126, close to exp2 elsewhere */
     double e2 = 0;
     for (int i = -2000; i <= 2000; i++) {
