@@ -12,6 +12,10 @@ it: sa_stats' total plus what the call spends after its clock stops (freeing its
   python3 bench/stage_share.py --lib before=/path/a/libsampleattn.so.0 --lib after=build/libsampleattn.so.0 \
       --data DIR:12 --threads 1 16 --rounds 3 [--modes sample,dense] --json out.json
 
+A build is NAME=PATH[,cache=BYTES][,pythonpath=DIR]: cache keeps that many bytes of workspace
+between calls (sampleattn.set_workspace_cache; the same library with and without it is an A/B
+of the cache), pythonpath runs the build with another copy of the binding (one of its version).
+
 DIR holds one layer's L{layer}_{q,k,v}.npy (float16, head-major [H, S, d]) as bench/xeon.py reads.
 """
 import argparse
@@ -29,6 +33,8 @@ import numpy as np
 import sampleattn
 path, layer, threads, calls = sys.argv[1], int(sys.argv[2]), [int(t) for t in sys.argv[3].split(",")], int(sys.argv[4])
 modes = sys.argv[5].split(",")
+if int(sys.argv[6]):
+    sampleattn.set_workspace_cache(int(sys.argv[6]))
 q, k, v = (np.ascontiguousarray(np.load(Path(path) / ("L%02d_%s.npy" % (layer, n))), dtype=np.float32) for n in "qkv")
 meta = Path(path) / "meta.json"
 scale = (json.loads(meta.read_text()).get("scale") if meta.exists() else None) or 1 / math.sqrt(q.shape[2])
@@ -61,14 +67,21 @@ def main():
     ap.add_argument("--json")
     a = ap.parse_args()
     path, layer = a.data.rsplit(":", 1)
-    libs = [x.split("=", 1) for x in a.lib]
+    libs = []
+    for spec in a.lib:
+        name, rest = spec.split("=", 1)
+        lib, *opts = rest.split(",")
+        libs.append((name, dict([("lib", lib)] + [o.split("=", 1) for o in opts])))
     runs = {name: [] for name, _ in libs}
     isa = {}
     for _ in range(a.rounds):
-        for name, lib in libs:
-            env = dict(os.environ, SAMPLEATTN_LIBRARY=lib)
+        for name, build in libs:
+            env = dict(os.environ, SAMPLEATTN_LIBRARY=build["lib"])
+            if "pythonpath" in build:
+                env["PYTHONPATH"] = build["pythonpath"]
             proc = subprocess.run([sys.executable, "-c", CHILD, path, layer, ",".join(map(str, a.threads)),
-                                   str(a.calls), a.modes], env=env, capture_output=True, text=True)
+                                   str(a.calls), a.modes, build.get("cache", "0")], env=env, capture_output=True,
+                                  text=True)
             if proc.returncode:
                 raise SystemExit(f"{name} failed: {proc.stderr}")
             res = json.loads(proc.stdout)
@@ -82,7 +95,7 @@ def main():
             med = {key: statistics.median(r[key] for r in rs) for key in keys}
             share = statistics.median((r["stage1"] + r["stage2"]) / r["total"] for r in rs)
             digests = sorted({r["output"] for r in rs})
-            results.append({"build": name, "isa": isa[name], "mode": mode, "precision": prec, "threads": t,
+            results.append({"build": name, "build_options": dict(libs)[name], "isa": isa[name], "mode": mode, "precision": prec, "threads": t,
                             "calls": len(rs),
                             **{key + "_s": val for key, val in med.items()}, "stage12_share": share,
                             "output_sha256": digests})

@@ -206,7 +206,8 @@ def scaling(rows, lo, hi):
 
 
 def save(args, info, rows, threads):
-    result = {"machine": info, "describe": args.describe, "tag": args.tag, "repeats": args.repeats, "rows": rows,
+    result = {"machine": info, "describe": args.describe, "tag": args.tag, "repeats": args.repeats,
+              "workspace_cache": args.workspace_cache, "rows": rows,
               "scaling_%d_vs_%d" % (max(threads), min(threads)): scaling(rows, min(threads), max(threads))}
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=1))
@@ -223,9 +224,13 @@ def main():
     ap.add_argument("--pause", type=float, default=0.1, help="seconds between calls (thread pools settle)")
     ap.add_argument("--describe", default="", help="a note on the data, kept in the JSON")
     ap.add_argument("--tag", default="", help="a label of this run (e.g. the forced ISA), kept in the JSON")
+    ap.add_argument("--workspace-cache", type=int, default=0,
+                    help="bytes of workspace our contexts keep between calls (sampleattn.set_workspace_cache)")
     ap.add_argument("--json")
     args = ap.parse_args()
     threads = [int(t) for t in args.threads.split(",")]
+    if args.workspace_cache:
+        sampleattn.set_workspace_cache(args.workspace_cache)
     info = machine()
     print("cpu: %s; torch %s (%s); library %s, isa %d, cpu_isa_mask 0x%x" % (
         info["cpu"], info["torch"], info["torch_cpu_capability"], info["library_version"],
