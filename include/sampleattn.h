@@ -145,7 +145,9 @@ typedef struct sa_params {
     /* --- appended in 0.3 --- */
     int32_t  precision;     /* SA_PRECISION_*: arithmetic of the attention pass's two products
                                (Q K^T and P V); default SA_PRECISION_F32. Planning (stages 1-2)
-                               stays float32. Independent of the tensors' dtype */
+                               stays float32, but for stage 1's Q K^T with bf16 on AMX (isa 3,
+                               head_dim a multiple of 32; since 0.4). Independent of the tensors'
+                               dtype */
     int32_t  min_window;    /* SA_MODE_SAMPLE: per query head, the local window is the one among
                                ceil(window_ratio * S_k) and its halvings down to min_window keys
                                whose mask (window + stripes at alpha, chosen on the sampled rows)

@@ -8,31 +8,8 @@
 #if defined(__x86_64__)
 #include <immintrin.h>
 
-#define SAC_AMX __attribute__((target("amx-tile,amx-bf16,avx512f,avx512bw,avx512vl,avx512dq,avx512bf16,avx2,fma,f16c")))
-
 #include "avx512_math.h"   /* exp2_16: the same exp2 as the float32 kernels */
-#if defined(SAC_AMX_EMULATE)
-#include "amx_emulation.h"  /* tests only: the tile instructions in C (Tests/isa) */
-#endif
-
-/* 16 rows x 64 bytes for every tile: tmm0-3 float32 accumulators (16 x 16), tmm4 the A operand
-   (16 rows x 32 bf16), tmm6-7 B operands (16 pairs x 16 columns x 2 bf16, "VNNI" layout). */
-typedef struct { uint8_t palette, start_row, reserved[14]; uint16_t colsb[16]; uint8_t rows[16]; } tile_config;
-
-SAC_AMX static void configure(void) {
-    tile_config c;
-    memset(&c, 0, sizeof c);
-    c.palette = 1;
-    for (int i = 0; i < 8; i++) { c.colsb[i] = 64; c.rows[i] = 16; }
-    _tile_loadconfig(&c);
-}
-
-/* Two float32 vectors -> 16 lanes of (bf16(lo), bf16(hi)) pairs. */
-SAC_AMX static inline __m512i pair_bf16(__m512 lo, __m512 hi) {
-    __m512i l = _mm512_cvtepu16_epi32((__m256i)_mm512_cvtneps_pbh(lo));
-    __m512i h = _mm512_cvtepu16_epi32((__m256i)_mm512_cvtneps_pbh(hi));
-    return _mm512_or_si512(l, _mm512_slli_epi32(h, 16));
-}
+#include "amx_tiles.h"
 
 SAC_AMX void sac_pack_query_rows_bf16(const float *q, int32_t rows, int32_t dim, uint16_t *qa) {
     /* packQueries' tiles (row r, dim c at q[(r/6)*6*dim + c*6 + r%6]) -> rows [ceil16(rows) x dim] */
@@ -40,19 +17,22 @@ SAC_AMX void sac_pack_query_rows_bf16(const float *q, int32_t rows, int32_t dim,
     for (int32_t r = 0; r < padded; r++)
         for (int32_t c = 0; c < dim; c++) {
             float x = r < rows ? q[(r / 6) * 6 * dim + c * 6 + r % 6] : 0.0f;
-            uint32_t b; memcpy(&b, &x, 4);
-            qa[(int64_t)r * dim + c] = (uint16_t)(b >> 16);   /* the values are bf16 already */
+            qa[(int64_t)r * dim + c] = sac_bf16_bits(x);
         }
 }
 
-SAC_AMX void sac_pack_block_bf16(const float *kt, const float *v, int32_t dim, int32_t ka, int32_t kb,
-                                 uint16_t *kbuf, uint16_t *vbuf) {
+SAC_AMX void sac_pack_keys_bf16(const float *kt, int32_t dim, int32_t ka, int32_t kb, uint16_t *kbuf) {
     for (int32_t k = ka; k < kb; k += 16) {
         const float *src = kt + (int64_t)k * dim;
         uint16_t *dst = kbuf + (int64_t)k * dim;
         for (int32_t c = 0; c < dim; c += 2)
-            _mm512_storeu_si512(dst + c * 16, pair_bf16(_mm512_loadu_ps(src + c * 16), _mm512_loadu_ps(src + (c + 1) * 16)));
+            _mm512_storeu_si512(dst + c * 16, sac_pair_bf16(_mm512_loadu_ps(src + c * 16), _mm512_loadu_ps(src + (c + 1) * 16)));
     }
+}
+
+SAC_AMX void sac_pack_block_bf16(const float *kt, const float *v, int32_t dim, int32_t ka, int32_t kb,
+                                 uint16_t *kbuf, uint16_t *vbuf) {
+    sac_pack_keys_bf16(kt, dim, ka, kb, kbuf);
     /* Values in pairs of keys from ka rounded down to 32 to kb rounded up to 32 (32-key A tiles of
        P); keys past kb are zero, not read: they may lie past the panel. */
     int32_t va = ka / 32 * 32, vz = (kb + 31) / 32 * 32;
@@ -61,27 +41,8 @@ SAC_AMX void sac_pack_block_bf16(const float *kt, const float *v, int32_t dim, i
         if (j >= kb) { memset(dst, 0, sizeof(uint16_t) * 2 * (size_t)dim); continue; }
         const float *r0 = v + (int64_t)j * dim, *r1 = r0 + dim;
         for (int32_t c = 0; c < dim; c += 16)
-            _mm512_storeu_si512(dst + 2 * c, pair_bf16(_mm512_loadu_ps(r0 + c), _mm512_loadu_ps(r1 + c)));
+            _mm512_storeu_si512(dst + 2 * c, sac_pair_bf16(_mm512_loadu_ps(r0 + c), _mm512_loadu_ps(r1 + c)));
     }
-}
-
-/* S[16 x 16n] for key tiles k..k+16n (n in 1..4) of the 16 rows at qa. */
-SAC_AMX static void scores(const sac_block *b, const uint16_t *qa, float *s, int k, int n) {
-    const int dim = b->dim;
-    const size_t lds = (size_t)b->lds * 4, ldq = (size_t)dim * 2;
-    _tile_zero(0); _tile_zero(1); _tile_zero(2); _tile_zero(3);
-    for (int c = 0; c < dim; c += 32) {
-        _tile_loadd(4, qa + c, ldq);
-        const uint16_t *kb = b->kb + (int64_t)k * dim + c * 16;   /* pair row c/2 of tile k */
-        _tile_loadd(6, kb, 64); _tile_dpbf16ps(0, 4, 6);
-        if (n > 1) { _tile_loadd(6, kb + 16 * dim, 64); _tile_dpbf16ps(1, 4, 6); }
-        if (n > 2) { _tile_loadd(6, kb + 32 * dim, 64); _tile_dpbf16ps(2, 4, 6); }
-        if (n > 3) { _tile_loadd(6, kb + 48 * dim, 64); _tile_dpbf16ps(3, 4, 6); }
-    }
-    _tile_stored(0, s + k, lds);
-    if (n > 1) _tile_stored(1, s + k + 16, lds);
-    if (n > 2) _tile_stored(2, s + k + 32, lds);
-    if (n > 3) _tile_stored(3, s + k + 48, lds);
 }
 
 /* O[16 x 16n] at column c += P[16 x (ka..kz)] V, P as bf16 rows of ldp elements. */
@@ -167,7 +128,7 @@ SAC_AMX static void softmax_row(const sac_block *b, int r, const float *row, uin
 SAC_AMX void sac_attend_block_amx(const sac_block *b) {
     const int dim = b->dim, lds = b->lds;
     uint16_t p[16 * SAC_MAX_KEY_BLOCK] __attribute__((aligned(64)));
-    configure();
+    sac_tiles_configure();
     for (int r0 = 0; r0 < b->rows; r0 += 16) {
         int nr = b->rows - r0 < 16 ? b->rows - r0 : 16;
         /* key tiles this row tile needs: the union of its rows' ranges inside the block */
@@ -182,7 +143,8 @@ SAC_AMX void sac_attend_block_amx(const sac_block *b) {
         int ta = (int)((ua - b->j0) / 16 * 16), tb = (int)((ub - b->j0 + 15) / 16 * 16);
         int ka = ta / 32 * 32, kz = (tb + 31) / 32 * 32;   /* 32-key chunks of P for the tiles */
         float *s = b->s + (int64_t)r0 * lds;
-        for (int k = ta; k < tb; k += 64) scores(b, b->qa + (int64_t)r0 * dim, s, k, (tb - k) / 16 < 4 ? (tb - k) / 16 : 4);
+        for (int k = ta; k < tb; k += 64)
+            sac_tile_scores(b->qa + (int64_t)r0 * dim, b->kb + (int64_t)k * dim, dim, s + k, lds, (tb - k) / 16 < 4 ? (tb - k) / 16 : 4);
         for (int r = 0; r < 16; r++) {
             uint16_t *pr = p + r * SAC_MAX_KEY_BLOCK;
             if (r < nr) softmax_row(b, r0 + r, s + (int64_t)r * lds, pr, ta, tb, ka, kz);

@@ -249,7 +249,7 @@ static void test_sample_group(sac_sample_scores_fn scores, sac_exp2_row_fn exp2_
         for (int c = 0; c < dim; c++) q[r / 6 * 6 * dim + c * 6 + r % 6] = gauss() * qs;
     for (int64_t i = 0; i < keys * dim; i++) kt[i] = gauss();   /* the padding keys stay 0 */
     for (int64_t i = 0; i < (int64_t)rows * lds; i++) s[i] = s_ref[i] = NAN;
-    sac_sample_scores a = {q, kt, s, mx, pos0, rows, dim, lds}, b = {q, kt, s_ref, mx_ref, pos0, rows, dim, lds};
+    sac_sample_scores a = {q, kt, s, mx, pos0, rows, dim, lds, NULL}, b = {q, kt, s_ref, mx_ref, pos0, rows, dim, lds, NULL};
     scores(&a);
     sac_sample_scores_ref(&b);
     int same = memcmp(mx, mx_ref, (size_t)rows * 4) == 0;
@@ -275,6 +275,49 @@ static void test_sample_group(sac_sample_scores_fn scores, sac_exp2_row_fn exp2_
     CHECK(worst < 2e-5, "%s sample d=%d rows=%d pos0=%lld: error %.3g vs float64", name, dim, rows,
           (long long)pos0, worst);
     free(q); free(kt); free(s); free(s_ref); free(mx); free(mx_ref);
+}
+
+/* Stage 1's AMX kernel (bf16 precision) on one sampled group: every score a row sees against
+   float64 over the bf16-rounded query and keys (float32 sums of exact products: within 1e-5 of
+   the sum of |q_c k_c|), each row's max exactly the max of its own scores. */
+static void test_sample_group_amx(int dim, int rows, int64_t pos0) {
+    const int64_t keys = pos0 + rows, tiles = (keys + 15) / 16 * 16;
+    const int lds = (int)tiles + 16, rt = (rows + 5) / 6;
+    float *q = calloc((size_t)rt * 6 * dim, 4), *kt = calloc((size_t)tiles * dim, 4), *s = malloc((size_t)rows * lds * 4);
+    float *mx = malloc((size_t)rows * 4), *qr = malloc((size_t)dim * 4);
+    uint16_t *kb = calloc((size_t)tiles * dim, 2);
+    float qs = 3.0f / sqrtf((float)dim);
+    for (int r = 0; r < rows; r++)
+        for (int c = 0; c < dim; c++) q[r / 6 * 6 * dim + c * 6 + r % 6] = gauss() * qs;
+    for (int64_t i = 0; i < keys * dim; i++) kt[i] = gauss();
+    for (int64_t i = 0; i < (int64_t)rows * lds; i++) s[i] = NAN;
+    sac_pack_keys_bf16(kt, dim, 0, (int32_t)tiles, kb);
+    for (int64_t i = 0; i < tiles * dim; i++) kt[i] = sac_bf16_round_ref(kt[i]);   /* what the tiles multiply */
+    sac_sample_scores a = {q, kt, s, mx, pos0, rows, dim, lds, kb};
+    sac_sample_scores_amx(&a);
+    double worst = 0;
+    int exact_max = 1;
+    for (int r = 0; r < rows; r++) {
+        for (int c = 0; c < dim; c++) qr[c] = sac_bf16_round_ref(q[r / 6 * 6 * dim + c * 6 + r % 6]);
+        float own = -INFINITY;
+        for (int64_t j = 0; j <= pos0 + r; j++) {
+            double ref = 0, mag = 0;
+            for (int c = 0; c < dim; c++) {
+                double x = (double)qr[c] * kt[(j / 16) * 16 * dim + c * 16 + j % 16];
+                ref += x; mag += fabs(x);
+            }
+            float got = s[(int64_t)r * lds + j];
+            double e = fabs(got - ref) / (1e-5 * mag + 1e-30);
+            if (!(e <= worst)) worst = e;
+            if (got > own) own = got;
+        }
+        exact_max &= mx[r] == own;
+    }
+    CHECK(worst <= 1, "amx sample d=%d rows=%d pos0=%lld: score error %.3g of the bound vs float64", dim, rows,
+          (long long)pos0, worst);
+    CHECK(exact_max, "amx sample d=%d rows=%d pos0=%lld: a row max is not the max of its scores", dim, rows,
+          (long long)pos0);
+    free(q); free(kt); free(s); free(mx); free(qr); free(kb);
 }
 
 int main(void) {
@@ -359,7 +402,18 @@ int main(void) {
                     test_sample_group(sac_sample_scores_avx512, sac_exp2_row_avx512, "avx512", dims[di],
                                       group_rows[gi], first_keys[pi]);
             }
-    if (amx) test_amx_blocks();
+    if (amx) {
+        test_amx_blocks();
+        const int amx_dims[] = {32, 64, 128, 256}, amx_rows[] = {1, 5, 16, 20, 33, 64};
+        const int64_t amx_first[] = {0, 15, 100, 2047};
+        for (int di = 0; di < 4; di++)
+            for (int gi = 0; gi < 6; gi++)
+                for (int pi = 0; pi < 4; pi++) {
+                    rng_state = 9000u + 97u * (unsigned)di + 13u * (unsigned)gi + (unsigned)pi;
+                    test_sample_group_amx(amx_dims[di], amx_rows[gi], amx_first[pi]);
+                }
+        printf("amx sample kernel: %d dims x %d group sizes x %d first keys checked\n", 4, 6, 4);
+    }
     printf("%d checks, %d failed\n", n_checks, n_failed);
     return n_failed ? 1 : 0;
 }

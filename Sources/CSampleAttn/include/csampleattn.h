@@ -112,10 +112,15 @@ typedef struct sac_sample_scores {
     float *rowmax;           /* out: [rows] */
     int64_t pos0;
     int32_t rows, dim, lds;  /* rows in [1, 256]; lds >= roundUp(pos0 + rows, 16) */
+    const uint16_t *kb;      /* sac_sample_scores_amx only: the keys as bf16 (sac_pack_keys_bf16) */
 } sac_sample_scores;
 typedef void (*sac_sample_scores_fn)(const sac_sample_scores *a);
 void sac_sample_scores_ref(const sac_sample_scores *a);      /* scalar, any CPU */
 void sac_sample_scores_avx512(const sac_sample_scores *a);   /* SA_ISA_AVX512 and up */
+/* SA_ISA_AMX, dim a multiple of 32 (bf16 precision's planning): the same outputs from bf16 Q
+   (rounded here) and kb, float32 sums on tiles; scores past each tile's last row's key are not
+   written; the max is exact over the row's own scores. Not equal to the float32 kernels. */
+void sac_sample_scores_amx(const sac_sample_scores *a);
 
 /* row[j] = 2^(row[j] - shift) for j < n; returns their sum, folded as Swift's exp2InPlace does
    (8 lane sums, hsum, then the tail in order). */
@@ -139,13 +144,15 @@ typedef struct sac_block {
 } sac_block;
 typedef void (*sac_block_fn)(const sac_block *b);
 void sac_attend_block_amx(const sac_block *b);
-/* The operand layouts of sac_attend_block_amx (the inputs hold bf16 values already): packQueries'
+/* The operand layouts of sac_attend_block_amx (values rounded to bf16, nearest even): packQueries'
    tiles of `rows` rows as bf16 rows (zero up to a multiple of 16); keys [ka, kb) of a key block
    as kb[k*dim + c/2*32 + jj*2 + c%2] (tile k, dim c, key jj), values as
    vb[(j/2*dim + c)*2 + j%2] from ka rounded down to 32 up to kb rounded up to 32 (zero past kb). */
 void sac_pack_query_rows_bf16(const float *q, int32_t rows, int32_t dim, uint16_t *qa);
 void sac_pack_block_bf16(const float *kt, const float *v, int32_t dim, int32_t ka, int32_t kb,
                          uint16_t *kbuf, uint16_t *vbuf);
+/* sac_pack_block_bf16's keys alone (rounded to bf16, nearest even). */
+void sac_pack_keys_bf16(const float *kt, int32_t dim, int32_t ka, int32_t kb, uint16_t *kbuf);
 /* x[i] = x rounded to bf16 (nearest even), in place. */
 void sac_round_bf16(float *x, int64_t n);
 /* The Swift exp2v and bf16 rounding, one value (for tests). */

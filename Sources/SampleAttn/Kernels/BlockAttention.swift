@@ -80,9 +80,9 @@ func attendPanel(_ panel: PackedKV, rows: Int, _ w: BlockScratch) {
             // run into the copy's zero tail (a zero probability never meets a key past the
             // block, nor memory past the copy); else this block, packed here.
             var kb = w.kb, vb = w.vb
-            if let bf16 = panel.bf16, (j1 - j0) % 32 == 0 || j1 >= bf16.keys {
+            if let bf16 = panel.bf16, let values = bf16.vb, (j1 - j0) % 32 == 0 || j1 >= bf16.keys {
                 kb = bf16.kb + j0 * dim
-                vb = bf16.vb + j0 * dim
+                vb = values + j0 * dim
             } else {
                 sac_pack_block_bf16(panel.tile(at: j0), panel.v! + j0 * dim, Int32(dim),
                                     Int32((max(minLo, j0) - j0) / kt * kt), Int32(j1 - j0), w.kb, w.vb)

@@ -63,36 +63,42 @@ struct PackedKV {
     }
 }
 
-/// A whole panel's keys and values in sac_pack_block_bf16's layouts from its first key (keys in
-/// pairs of dims per 16-key tile, values in pairs of keys), so the AMX kernel reads a key block
-/// at an offset instead of packing it for every query block. 32 zero keys follow `keys`: the
-/// kernel reads values in 32-key chunks counted from the block's first key, which may lie 16 keys
-/// past a multiple of 32, so a block ending at `keys` reads up to 16 keys past it.
+/// A whole panel's keys (and values) in sac_pack_block_bf16's layouts from its first key (keys
+/// in pairs of dims per 16-key tile, values in pairs of keys), so the AMX kernels read a key
+/// block at an offset instead of packing it for every query block. 32 zero keys follow `keys`:
+/// the kernel reads values in 32-key chunks counted from the block's first key, which may lie 16
+/// keys past a multiple of 32, so a block ending at `keys` reads up to 16 keys past it.
 struct PackedBF16 {
     let kb: UnsafeMutablePointer<UInt16>
-    let vb: UnsafeMutablePointer<UInt16>
+    let vb: UnsafeMutablePointer<UInt16>?   // nil: keys only (stage 1)
     let keys: Int   // padded keys from the first one to the end of the packed keys (zero after)
 
-    /// Room for the bf16 copy of `panel` (filled by fill(from:threads:)).
-    static func allocate(for panel: PackedKV, in ws: Workspace) throws -> PackedBF16 {
+    /// Room for the bf16 copy of `panel` (filled by fill(from:threads:)), its values too when
+    /// withValues.
+    static func allocate(for panel: PackedKV, withValues: Bool = true, in ws: Workspace) throws -> PackedBF16 {
         let padded = PackedKV.paddedKeys(panel.keys)
         let n = try checkedProduct(padded + 32, panel.dim, what: "bf16 keys/values")
         return PackedBF16(kb: try ws.allocate(n, of: UInt16.self, zeroed: true, what: "bf16 keys"),
-                          vb: try ws.allocate(n, of: UInt16.self, zeroed: true, what: "bf16 values"), keys: padded)
+                          vb: withValues ? try ws.allocate(n, of: UInt16.self, zeroed: true, what: "bf16 values") : nil,
+                          keys: padded)
     }
 
-    /// Packs `panel` (its keys and values) into this storage on the context's threads, in chunks
-    /// of 1024 keys.
+    /// Packs `panel` (its keys, and values if this copy has them) into this storage on the
+    /// context's threads, in chunks of 1024 keys.
     func fill(from panel: PackedKV, threads: Int) {
         let dim = panel.dim, chunk = 1024
         parallelFor(threads: threads, tasks: (keys + chunk - 1) / chunk) { t, _ in
             let a = t * chunk, b = min(keys, a + chunk)
-            sac_pack_block_bf16(panel.tile(at: a), panel.v! + a * dim, Int32(dim), 0, Int32(b - a), kb + a * dim, vb + a * dim)
+            if let vb {
+                sac_pack_block_bf16(panel.tile(at: a), panel.v! + a * dim, Int32(dim), 0, Int32(b - a), kb + a * dim, vb + a * dim)
+            } else {
+                sac_pack_keys_bf16(panel.tile(at: a), Int32(dim), 0, Int32(b - a), kb + a * dim)
+            }
         }
     }
 
     func slice(_ first: Int, dim: Int) -> PackedBF16 {
-        PackedBF16(kb: kb + first * dim, vb: vb + first * dim, keys: keys - first)
+        PackedBF16(kb: kb + first * dim, vb: vb.map { $0 + first * dim }, keys: keys - first)
     }
 }
 

@@ -9,9 +9,14 @@ struct KernelTable {
     static let cpuMask: UInt32 = sac_cpu_isa_mask()
 
     /// Stage 1's C kernels (group scores with their row maxima, exp2 of a row), nil for the
-    /// Swift kernels of groupExponentials. Bitwise equal to them: planning stays float32.
+    /// Swift kernels of groupExponentials. Bitwise equal to them: float32 planning.
     static let sampleScores: sac_sample_scores_fn? = isa >= SA_ISA_AVX512 ? sac_sample_scores_avx512 : nil
     static let exp2Row: sac_exp2_row_fn? = isa >= SA_ISA_AVX512 ? sac_exp2_row_avx512 : nil
+    /// Stage 1's group scores on AMX tiles for bf16 precision (planning then sees the attention
+    /// bf16 computes, not the float32 plans): SA_ISA_AMX and head_dim a multiple of 32.
+    static func sampleScoresOnTiles(bf16Products: Bool, dim: Int) -> sac_sample_scores_fn? {
+        isa >= SA_ISA_AMX && bf16Products && dim % 32 == 0 ? sac_sample_scores_amx : nil
+    }
 
     /// The C row-tile kernel, nil for the Swift kernels.
     let rowTile: sac_rowtile_fn?

@@ -2,7 +2,7 @@
 /// per-worker scratch, and per query head of the group stage 1's sums (per partition and fold,
 /// then the total), row statistics, large entries and the narrower windows' bands (WindowBands).
 struct SeedWorkspace {
-    let keys: PackedKV
+    let keys: PackedKV           // with a bf16 copy when stage 1 scores on AMX tiles
     let ldS: Int                 // padded keys: the stride of every per-key row
     let gsPad: Int               // rows of the largest sampled group, padded to the score tile
     let perWorker: Int           // scratch floats per worker
@@ -24,13 +24,15 @@ struct SeedWorkspace {
     let turns: UnsafeMutablePointer<Int32>
 
     init(_ pb: Problem, rows: SampleRows, split: SampleSplit, windows: [Int], fullWindow: Int, withEntries: Bool, rowMinimum: Bool,
-         threads: Int, ws: Workspace) throws {
+         bf16Keys: Bool, threads: Int, ws: Workspace) throws {
         let G = pb.groupSize, dim = pb.dim, ldS = PackedKV.paddedKeys(pb.sk)
         self.dim = dim
         self.ldS = ldS
         sampled = rows.count
         gsPad = KernelTraits.roundUp(rows.groups.map(\.count).max()!, KernelTraits.rows)
-        keys = try PackedKV.allocate(keys: pb.sk, dim: dim, withValues: false, in: ws, what: "packed keys")
+        var keys = try PackedKV.allocate(keys: pb.sk, dim: dim, withValues: false, in: ws, what: "packed keys")
+        if bf16Keys { keys.bf16 = try PackedBF16.allocate(for: keys, withValues: false, in: ws) }
+        self.keys = keys
         perWorker = try checkedProduct(gsPad, ldS + dim, what: "sampling scratch") + dim
         scratch = try ws.allocate(try checkedProduct(threads, perWorker, what: "sampling scratch"),
                                   of: Float.self, what: "sampling scratch")

@@ -20,10 +20,13 @@ func groupExponentials(_ group: Range<Int>, head: Int, problem pb: Problem, keys
     let qmul = pb.scale * Float(1.4426950408889634)   // log2(e): scores in log2 units
     let n = group.count, first = pb.position(ofRow: group.lowerBound)
     packQueries(pb.q, head: head, rows: group, scale: qmul, into: q, row: scores)
-    // The row maxima go to lse2 until each row's sum is known.
-    if let groupScores = KernelTable.sampleScores {
-        var args = sac_sample_scores(q: q, kt: keys.kt, s: scores, rowmax: lse2, pos0: Int64(first),
-                                     rows: Int32(n), dim: Int32(dim), lds: Int32(lds))
+    // The row maxima go to lse2 until each row's sum is known. Keys with a bf16 copy are for
+    // the AMX kernel (bf16 precision).
+    var args = sac_sample_scores(q: q, kt: keys.kt, s: scores, rowmax: lse2, pos0: Int64(first),
+                                 rows: Int32(n), dim: Int32(dim), lds: Int32(lds), kb: keys.bf16?.kb)
+    if keys.bf16 != nil, let onTiles = KernelTable.sampleScoresOnTiles(bf16Products: true, dim: dim) {
+        onTiles(&args)
+    } else if let groupScores = KernelTable.sampleScores {
         groupScores(&args)
     } else {
         groupScoresSwift(n, first: first, dim: dim, lds: lds, keys: keys, q: q, scores: scores, rowMax: lse2)
@@ -106,6 +109,7 @@ func sampleKVGroup(_ kvHead: Int, problem pb: Problem, rows: SampleRows, split: 
                    sinks: Int, threads: Int, ws: SeedWorkspace) {
     let G = pb.groupSize, parts = split.parts, folds = split.folds, ldS = ws.ldS
     ws.keys.fillParallel(from: pb.k, nil, head: kvHead, indices: nil, threads: threads, rows: ws.queries(0))
+    ws.keys.bf16?.fill(from: ws.keys, threads: threads)
     ws.turns.update(repeating: 0, count: G * parts)
     parallelFor(threads: threads, tasks: rows.groups.count * G) { t, worker in
         let g = t / G, hl = t % G, part = g % parts, k = Int32(g / parts)   // the k-th group of its partition
