@@ -95,7 +95,8 @@ def main():
             med = {key: statistics.median(r[key] for r in rs) for key in keys}
             share = statistics.median((r["stage1"] + r["stage2"]) / r["total"] for r in rs)
             digests = sorted({r["output"] for r in rs})
-            results.append({"build": name, "build_options": dict(libs)[name], "isa": isa[name], "mode": mode, "precision": prec, "threads": t,
+            results.append({"build": name, "build_options": dict(libs)[name], "isa": isa[name], "mode": mode,
+                            "precision": prec, "threads": t,
                             "calls": len(rs),
                             **{key + "_s": val for key, val in med.items()}, "stage12_share": share,
                             "output_sha256": digests})

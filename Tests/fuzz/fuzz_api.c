@@ -19,7 +19,8 @@
  *    sa_context_last_error is non-empty; on success it is "";
  *  - inputs are never written; on success only out's elements (and lse) change, never the gaps
  *    between them or bytes next to them;
- *  - results are bitwise equal across thread counts and between sa_attention and
+ *  - results are bitwise equal across thread counts (the 2-thread context keeps its workspace
+ *    between inputs, the other does not) and between sa_attention and
  *    sa_plan_create + sa_plan_apply; plans are well formed (sorted unique indices in range,
  *    sinks kept, kept_entries and density consistent, dense fallbacks as the params say);
  *  - with ordinary data: outputs and lse are finite and a few rows match a float64 reference
@@ -1281,6 +1282,9 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
     (void)argv;
     ctx1 = sa_context_new(1);
     ctx2 = sa_context_new(2);
+    /* ctx2 keeps its workspace from input to input: the cross-context comparisons then also
+       check that reused (stale) blocks give fresh memory's bits. */
+    sa_context_set_workspace_cache(ctx2, (uint64_t)256 << 20);
     if (getenv("FUZZ_API_STATS")) atexit(print_histogram);
     return 0;
 }
