@@ -27,7 +27,8 @@ import json, math, sys, time
 from pathlib import Path
 import numpy as np
 import sampleattn
-path, layer, threads, calls, method, start = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), sys.argv[5], float(sys.argv[6])
+path, layer, threads, calls, method = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
+start = float(sys.argv[6])
 q, k, v = (np.ascontiguousarray(np.load(Path(path) / ("L%02d_%s.npy" % (layer, n))), dtype=np.float32) for n in "qkv")
 meta = Path(path) / "meta.json"
 scale = (json.loads(meta.read_text()).get("scale") if meta.exists() else None) or 1 / math.sqrt(q.shape[2])
