@@ -523,6 +523,27 @@ static void test_workspace_cache(void) {
     CHECK(held == 0, "a context without a cache keeps %llu bytes", (unsigned long long)held);
     CHECK_STATUS(sa_context_workspace_cached(cached, &held), SA_OK);
     CHECK(held > 0 && held <= (uint64_t)1 << 30, "cached context keeps %llu bytes", (unsigned long long)held);
+    /* A call refused by the memory limit leaves out untouched with blocks kept; once the
+       limit is lifted the next call gives the bits of a fresh context. */
+    {
+        const int64_t s = 900;
+        host_tensor q = make_tensor(s, hq, d, 2), k = make_tensor(s, hkv, d, 2), v = make_tensor(s, hkv, d, 1);
+        host_tensor a = make_tensor(s, hq, d, 0), b = make_tensor(s, hq, d, 3);
+        float *before = malloc(b.count * sizeof(float));
+        memcpy(before, b.data, b.count * sizeof(float));
+        sa_params p;
+        sa_params_default(&p);
+        p.min_seq_len = 256;
+        CHECK_STATUS(sa_attention(plain, &p, &q.view, &k.view, &v.view, &a.view, NULL, NULL), SA_OK);
+        CHECK_STATUS(sa_context_set_memory_limit(cached, 4096), SA_OK);
+        CHECK_STATUS(sa_attention(cached, &p, &q.view, &k.view, &v.view, &b.view, NULL, NULL), SA_ERR_OUT_OF_MEMORY);
+        CHECK(memcmp(b.data, before, b.count * sizeof(float)) == 0, "a call refused with a cache wrote out");
+        CHECK_STATUS(sa_context_set_memory_limit(cached, 0), SA_OK);
+        CHECK_STATUS(sa_attention(cached, &p, &q.view, &k.view, &v.view, &b.view, NULL, NULL), SA_OK);
+        CHECK(memcmp(a.data, b.data, a.count * sizeof(float)) == 0, "cached context after a refusal differs");
+        free(q.data); free(k.data); free(v.data); free(a.data); free(b.data); free(before);
+    }
+    CHECK_STATUS(sa_context_workspace_cached(cached, &held), SA_OK);
     const uint64_t all = held;
     CHECK_STATUS(sa_context_set_workspace_cache(cached, all / 2), SA_OK);
     CHECK_STATUS(sa_context_workspace_cached(cached, &held), SA_OK);
