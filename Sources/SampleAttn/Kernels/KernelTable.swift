@@ -12,10 +12,11 @@ struct KernelTable {
     /// Swift kernels of groupExponentials. Bitwise equal to them: float32 planning.
     static let sampleScores: sac_sample_scores_fn? = isa >= SA_ISA_AVX512 ? sac_sample_scores_avx512 : nil
     static let exp2Row: sac_exp2_row_fn? = isa >= SA_ISA_AVX512 ? sac_exp2_row_avx512 : nil
-    /// Stage 1's group scores on AMX tiles for bf16 precision (planning then sees the attention
-    /// bf16 computes, not the float32 plans): SA_ISA_AMX and head_dim a multiple of 32.
-    static func sampleScoresOnTiles(bf16Products: Bool, dim: Int) -> sac_sample_scores_fn? {
-        isa >= SA_ISA_AMX && bf16Products && dim % 32 == 0 ? sac_sample_scores_amx : nil
+    /// Stage 1's group scores on AMX tiles, from the keys' bf16 copy: for bf16 precision, where
+    /// stage1OnTiles says (planning then sees the attention bf16 computes).
+    static let sampleScoresAMX: sac_sample_scores_fn? = isa >= SA_ISA_AMX ? sac_sample_scores_amx : nil
+    static func stage1OnTiles(bf16Products: Bool, dim: Int) -> Bool {
+        sampleScoresAMX != nil && bf16Products && dim % 32 == 0
     }
 
     /// The C row-tile kernel, nil for the Swift kernels.

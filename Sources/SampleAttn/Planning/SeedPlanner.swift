@@ -16,7 +16,7 @@ func buildSeedPlan(_ pb: Problem, _ params: Params, threads: Int, ws: Workspace,
     let split = SampleSplit(rows: rows, folds: params.alphaCorrection > 0 ? PlanningTraits.heldOutFolds : 1)
     let (windows, fullWindow) = WindowBands.windows(from: window, minWindow: params.minWindow,
                                                       wider: PlanningTraits.widerWindows, sk: sk)
-    let onTiles = KernelTable.sampleScoresOnTiles(bf16Products: params.bf16Products, dim: pb.dim) != nil
+    let onTiles = KernelTable.stage1OnTiles(bf16Products: params.bf16Products, dim: pb.dim)
     let buffers = try SeedWorkspace(pb, rows: rows, split: split, windows: windows, fullWindow: fullWindow, withEntries: params.maxDiagonals > 0,
                                     rowMinimum: rowMinimum, bf16Keys: onTiles, threads: threads, ws: ws)
     let positions = rows.groups.flatMap { $0.map { pb.position(ofRow: $0) } }

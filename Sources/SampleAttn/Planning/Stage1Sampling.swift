@@ -21,10 +21,10 @@ func groupExponentials(_ group: Range<Int>, head: Int, problem pb: Problem, keys
     let n = group.count, first = pb.position(ofRow: group.lowerBound)
     packQueries(pb.q, head: head, rows: group, scale: qmul, into: q, row: scores)
     // The row maxima go to lse2 until each row's sum is known. Keys with a bf16 copy are for
-    // the AMX kernel (bf16 precision).
+    // the AMX kernel (bf16 precision, KernelTable.stage1OnTiles).
     var args = sac_sample_scores(q: q, kt: keys.kt, s: scores, rowmax: lse2, pos0: Int64(first),
                                  rows: Int32(n), dim: Int32(dim), lds: Int32(lds), kb: keys.bf16?.kb)
-    if keys.bf16 != nil, let onTiles = KernelTable.sampleScoresOnTiles(bf16Products: true, dim: dim) {
+    if keys.bf16 != nil, let onTiles = KernelTable.sampleScoresAMX {
         onTiles(&args)
     } else if let groupScores = KernelTable.sampleScores {
         groupScores(&args)
