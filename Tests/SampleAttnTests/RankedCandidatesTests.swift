@@ -35,16 +35,23 @@ final class RankedCandidatesTests: XCTestCase {
         }
     }
 
-    func testSelectBestPutsTheBestKLast() {
+    func testSplitBestMovesTheBestToTheEnd() {
         var rng = SeededRandom(9)
-        let items = (0..<500).map { (mass: Double(Int(rng.next() % 50)), id: $0) }
-        let order = items.sorted { Candidates.above($1, $0) }   // ascending
-        for k in [0, 1, 2, 63, 250, 499, 500] {
+        let items = (0..<5000).map { (mass: Double(Int(rng.next() % 50)), id: $0) }
+        for k in [0, 1, 2, 63, 250, 1000, 4999, 5000, 9000] {
             var work = items
-            work.withUnsafeMutableBufferPointer { RankedCandidates.selectBest(k, of: $0) }
-            let best = Set(work[(500 - k)...].map(\.id)), want = Set(order[(500 - k)...].map(\.id))
-            XCTAssertEqual(best, want, "k \(k)")
-            XCTAssertEqual(Set(work.map(\.id)).count, 500, "k \(k): items lost")
+            let taken = work.withUnsafeMutableBufferPointer { RankedCandidates.splitBest(about: k, of: $0) }
+            XCTAssertEqual(Set(work.map(\.id)).count, 5000, "k \(k): items lost")
+            if k == 0 { XCTAssertEqual(taken, 0); continue }
+            XCTAssertGreaterThan(taken, 0, "k \(k)")
+            if k >= 5000 { XCTAssertEqual(taken, 5000, "k \(k)") }
+            XCTAssertLessThanOrEqual(taken, max(2 * k, 64), "k \(k): far more than asked")
+            // Every item moved ranks above every item left.
+            let left = work[..<(5000 - taken)], moved = work[(5000 - taken)...]
+            let worstMoved = moved.min { Candidates.above($1, $0) }!
+            if let bestLeft = left.max(by: { Candidates.above($1, $0) }) {
+                XCTAssertTrue(Candidates.above(worstMoved, bestLeft), "k \(k): \(bestLeft) left above \(worstMoved)")
+            }
         }
     }
 }

@@ -35,6 +35,12 @@ struct Candidates {
         }
     }
 
+    /// All items, in heap order; the heap is left empty.
+    mutating func removeAll() -> [Item] {
+        defer { items = [] }
+        return items
+    }
+
     mutating func pop() -> Item {
         let top = items[0]
         let last = items.removeLast()
