@@ -31,6 +31,16 @@ static inline uint16_t sac_bf16_bits(float x) {
     return (uint16_t)((b + 0x7fffu + ((b >> 16) & 1u)) >> 16);
 }
 
+/* Rows r0 ... r0 + 15 of packQueries' tiles (row r, dim c at q[(r/6)*6*dim + c*6 + r%6]) as 16
+   bf16 rows, dim apart; rows from `rows` on are zero. */
+static inline void sac_query_tile_bf16(const float *q, int32_t r0, int32_t rows, int32_t dim, uint16_t *qa) {
+    for (int32_t r = 0; r < 16; r++)
+        for (int32_t c = 0; c < dim; c++) {
+            int32_t g = r0 + r;
+            qa[(int64_t)r * dim + c] = g < rows ? sac_bf16_bits(q[(g / 6) * 6 * dim + c * 6 + g % 6]) : 0;
+        }
+}
+
 /* Two float32 vectors -> 16 lanes of (bf16(lo), bf16(hi)) pairs, rounded to nearest even. */
 SAC_AMX static inline __m512i sac_pair_bf16(__m512 lo, __m512 hi) {
     __m512i l = _mm512_cvtepu16_epi32((__m256i)_mm512_cvtneps_pbh(lo));

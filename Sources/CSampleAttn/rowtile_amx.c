@@ -12,13 +12,7 @@
 #include "amx_tiles.h"
 
 SAC_AMX void sac_pack_query_rows_bf16(const float *q, int32_t rows, int32_t dim, uint16_t *qa) {
-    /* packQueries' tiles (row r, dim c at q[(r/6)*6*dim + c*6 + r%6]) -> rows [ceil16(rows) x dim] */
-    int32_t padded = (rows + 15) / 16 * 16;
-    for (int32_t r = 0; r < padded; r++)
-        for (int32_t c = 0; c < dim; c++) {
-            float x = r < rows ? q[(r / 6) * 6 * dim + c * 6 + r % 6] : 0.0f;
-            qa[(int64_t)r * dim + c] = sac_bf16_bits(x);
-        }
+    for (int32_t r0 = 0; r0 < rows; r0 += 16) sac_query_tile_bf16(q, r0, rows, dim, qa + (int64_t)r0 * dim);
 }
 
 SAC_AMX void sac_pack_keys_bf16(const float *kt, int32_t dim, int32_t ka, int32_t kb, uint16_t *kbuf) {

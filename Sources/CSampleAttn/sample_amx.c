@@ -18,11 +18,7 @@ SAC_AMX void sac_sample_scores_amx(const sac_sample_scores *a) {
     sac_tiles_configure();
     for (int r0 = 0; r0 < rows; r0 += 16) {
         const int nr = rows - r0 < 16 ? rows - r0 : 16;
-        for (int r = 0; r < 16; r++)   /* packQueries' tiles -> 16 bf16 rows, zero past the group */
-            for (int c = 0; c < dim; c++) {
-                int g = r0 + r;
-                qa[r * dim + c] = r < nr ? sac_bf16_bits(a->q[(g / 6) * 6 * dim + c * 6 + g % 6]) : 0;
-            }
+        sac_query_tile_bf16(a->q, r0, rows, dim, qa);
         /* keys up to the tile's last row; row r's max over keys 0 ... pos0 + r0 + r */
         const int64_t last = a->pos0 + r0 + nr - 1, end = (last + 16) / 16 * 16;
         __m512 mx[16];
