@@ -76,8 +76,9 @@ def prompt_ids(tok, sample):
     return tok(text, add_special_tokens=False, return_tensors="pt").input_ids
 
 
-def answer(model, tok, ids, chunk, new_tokens):
-    """Greedy answer after a one-shot (chunk 0) or chunked prefill through the cache."""
+def answer(model, tok, ids, chunk, new_tokens, top=0):
+    """Greedy answer after a one-shot (chunk 0) or chunked prefill through the cache; with top > 0,
+    also the first answer token's `top` largest logits as (token, logit) pairs."""
     import torch
     from transformers import DynamicCache
     extra = getattr(model.generation_config, "eos_token_id", None)
@@ -88,6 +89,7 @@ def answer(model, tok, ids, chunk, new_tokens):
         for a in range(0, ids.shape[1], step):
             out = model(input_ids=ids[:, a:a + step], past_key_values=cache, use_cache=True,
                         logits_to_keep=1)
+        first = out.logits[0, -1]
         nxt = out.logits[:, -1].argmax(-1)
         gen = [int(nxt)]
         for _ in range(new_tokens - 1):
@@ -96,7 +98,11 @@ def answer(model, tok, ids, chunk, new_tokens):
             out = model(input_ids=nxt[:, None], past_key_values=cache, use_cache=True)
             nxt = out.logits[:, -1].argmax(-1)
             gen.append(int(nxt))
-    return tok.decode(gen, skip_special_tokens=True)
+    text = tok.decode(gen, skip_special_tokens=True)
+    if top:
+        values, index = first.topk(top)
+        return text, [(tok.decode([int(i)]), float(v)) for v, i in zip(values, index)]
+    return text
 
 
 def make_prompts(tok, tasks, lengths, samples, seed0=0):
