@@ -17,7 +17,8 @@ integration's options) and answered greedily. In every layer, the call holding t
 
 Variants, each changing the attention of some rows only:
 - `dense` (the library's exact attention), `dense_bf16` (the same in bfloat16 precision),
-  `sample` (SampleAttention), `alpha:A` (SampleAttention at alpha A), `layers:A-B`
+  `sample` (SampleAttention), `alpha:A`, `ratio:R` (SampleAttention at alpha A, at a
+  sample_ratio R instead of the integration's 0.1), `layers:A-B`
   (SampleAttention in layers A..B-1, exact attention in the others);
 - `tail_exact`, `needle_exact`: the question's rows, the needles' rows exact;
 - `tail_alpha`: the question's rows over the mask plus the last 16 rows' own stripes to alpha;
@@ -115,6 +116,8 @@ class Probe:
             options = dict(options, mode="dense")
         elif self.variant.startswith("alpha:"):
             options = dict(options, alpha=float(self.variant.split(":")[1]))
+        elif self.variant.startswith("ratio:"):
+            options = dict(options, sample_ratio=float(self.variant.split(":")[1]))
         elif self.variant == "dense_bf16":
             options = dict(options, mode="dense", precision="bfloat16")
         out, plan = sampleattn.attention(query[0], key[0], value[0], scale=scale, layout="hsd",
