@@ -11,7 +11,7 @@ interval of the fully correct samples.
 
 Methods: dense (transformers' sdpa), sample (SampleAttention, library defaults, alpha 0.95),
 paper (alpha_correction 0, max_diagonals 0, min_window 0, rank_prior_rows 0: the paper's rule and
-mask), slash (the slash mode).
+mask), slash (the slash mode); METHOD@A runs a sparse method at alpha A (e.g. sample@0.97).
 Models: GGUF files under $SAMPLEATTN_REALDATA/models (../realdata, made by
 ../shared/tools/get_real_models.sh), or --gguf PATH.
 """
@@ -61,11 +61,13 @@ def register_methods(names, min_prefill=2):
     import sampleattn.hf as sahf
     out = {}
     for m in names:
-        if METHODS[m] is None:
+        base, _, alpha = m.partition("@")
+        if METHODS[base] is None:
             out[m] = ("sdpa", None)
         else:
-            out[m] = ("ruler_" + m, sahf.register("ruler_" + m, min_prefill=min_prefill,
-                                                   record_stats=True, **METHODS[m]))
+            options = dict(METHODS[base], **({"alpha": float(alpha)} if alpha else {}))
+            name = "ruler_" + m.replace("@", "_")
+            out[m] = (name, sahf.register(name, min_prefill=min_prefill, record_stats=True, **options))
     return out
 
 

@@ -22,8 +22,8 @@ Variants, each changing the attention of some rows only:
   (SampleAttention in layers A..B-1, exact attention in the others);
 - `tail_exact`, `needle_exact`: the question's rows, the needles' rows exact;
 - `tail_alpha`: the question's rows over the mask plus the last 16 rows' own stripes to alpha;
-- `needle_columns`, `group_floor:F`, `tail_columns:F`: the needles' and question's rows over a
-  widened mask (Probe.masked_rows).
+- `needle_columns`, `group_floor:F`, `tail_columns:F`, `block_estimate:K`: the needles' and
+  question's rows over a widened mask (Probe.masked_rows).
 Each row also has the first answer token's largest logits, to tell a lost answer from a
 marginal one.
 """
@@ -45,6 +45,7 @@ import ruler  # noqa: E402
 import ruler_tasks as rt  # noqa: E402
 
 LAST_GROUP = 16       # rows whose own stripes tail_alpha adds (one sampled group of the library)
+KEY_BLOCK = 64        # block_estimate's row and key blocks
 BODY_ROWS = 64
 
 
@@ -97,7 +98,8 @@ class Probe:
             a, b = variant.split(":")[1].split("-")
             self.sparse_layers = range(int(a), int(b))
         self.layers = []
-        self.kept_entries = self.causal_entries = 0
+        self.kept_entries = self.causal_entries = self.block_entries = 0
+        self.widened_needle_cra = []    # the needle rows' kept share over masked_rows' widened mask
         self.extra_columns = []
 
     def __call__(self, module, query, key, value, attention_mask, scaling=None, dropout=0.0, **kwargs):
@@ -127,7 +129,8 @@ class Probe:
         out = out.transpose(0, 1).contiguous()                      # (s_q, h_q, d)
         if self.variant == "needle_exact":
             self.exact_rows(out, query[0], key[0], value[0], scale, s_k - s_q)
-        if self.variant == "needle_columns" or self.variant.split(":")[0] in ("group_floor", "tail_columns"):
+        if self.variant == "needle_columns" or self.variant.split(":")[0] in ("group_floor", "tail_columns",
+                                                                              "block_estimate"):
             self.masked_rows(out, plan, query[0], key[0], value[0], scale, s_k - s_q)
         if s_k != self.n_prompt:
             plan.close()
@@ -191,7 +194,8 @@ class Probe:
         answers). needle_columns adds the needles' tokens as columns; group_floor:F adds, for
         each group of rows the library samples (sample_ratio of the rows, groups of 16, evenly
         strided, the last at the end) whose kept share is below F, the columns that bring that
-        group to F; tail_columns:F does so for the last group only (the rows that end the call)."""
+        group to F; tail_columns:F does so for the last group only (the rows that end the call);
+        block_estimate:K adds the key blocks of estimated_blocks."""
         import torch
         q, k, v = query.float().numpy(), key.float().numpy(), value.float().numpy()
         s_q, s_k = q.shape[1], k.shape[1]
@@ -206,6 +210,11 @@ class Probe:
             mask = rows_mask(hp, pos, s_k)
             if self.variant == "needle_columns":
                 mask[:, self.needle_tokens] = True
+            elif self.variant.startswith("block_estimate:"):
+                blocks = self.estimated_blocks(q[h], kh, offset, scale, int(self.variant.split(":")[1]))
+                for i, p in enumerate(pos):
+                    for b in blocks[(p - offset) // KEY_BLOCK]:
+                        mask[i, b * KEY_BLOCK:(b + 1) * KEY_BLOCK] = True
             else:
                 floor = float(self.variant.split(":")[1])
                 extra = []
@@ -218,8 +227,33 @@ class Probe:
                 mask[:, extra] = True
             mask &= np.arange(s_k)[None, :] <= pos[:, None]
             w = softmax_rows(q[h, pos - offset], kh, pos, scale) * mask
+            if needles.size:
+                self.widened_needle_cra.append(float(w[np.isin(pos, needles)].sum(axis=1).mean()))
             w /= w.sum(axis=1, keepdims=True)
             out[pos - offset, h] = torch.from_numpy((w @ v[h // group].astype(np.float64)).astype(np.float32))
+
+    def estimated_blocks(self, qh, kh, offset, scale, top):
+        """Per block of KEY_BLOCK rows of the call, the key blocks that any of its rows ranks among
+        its `top` by a cheap estimate (the row's query against each key block's mean key, plus
+        log of the block's size: a block-sparse method's selection, blind to where the needles
+        are). Counts the entries the selection could add over every row block (an upper bound:
+        overlap with the mask not subtracted) in self.block_entries."""
+        s_q, s_k = qh.shape[0], kh.shape[0]
+        n_blocks = -(-s_k // KEY_BLOCK)
+        sizes = np.minimum(KEY_BLOCK, s_k - np.arange(n_blocks) * KEY_BLOCK)
+        means = np.add.reduceat(kh.astype(np.float64), np.arange(n_blocks) * KEY_BLOCK, axis=0) / sizes[:, None]
+        est = (qh.astype(np.float64) @ means.T) * scale + np.log(sizes)[None, :]
+        pos = np.arange(offset, offset + s_q)
+        est[np.arange(n_blocks)[None, :] * KEY_BLOCK > pos[:, None]] = -np.inf
+        best = np.argsort(-est, axis=1, kind="stable")[:, :top]
+        chosen = []
+        for a in range(0, s_q, KEY_BLOCK):
+            rows = slice(a, min(s_q, a + KEY_BLOCK))
+            picks = np.unique(best[rows])
+            picks = picks[np.isfinite(est[rows][:, picks]).any(axis=0)]
+            chosen.append(picks)
+            self.block_entries += int(picks.size) * KEY_BLOCK * (rows.stop - rows.start)
+        return chosen
 
     def exact_rows(self, out, query, key, value, scale, offset):
         """Exact attention for the needle rows of this call (out: (s_q, h_q, d))."""
@@ -350,6 +384,9 @@ def main(argv=None):
                            needle_cra=mean_of(heads, "needle_cra"),
                            needle_dropped_on_needles=mean_of(heads, "needle_dropped_on_needles"),
                            first_token_top=logits,
+                           block_entries_share=probe.block_entries / probe.causal_entries,
+                           widened_needle_cra=(float(np.mean(probe.widened_needle_cra))
+                                               if probe.widened_needle_cra else None),
                            mean_extra_columns=float(np.mean(probe.extra_columns)) if probe.extra_columns else 0.0,
                            seconds=time.perf_counter() - t1, layers=probe.layers)
                 rows.append(row)
