@@ -49,21 +49,6 @@ KEY_BLOCK = 64        # block_estimate's row and key blocks
 BODY_ROWS = 64
 
 
-def rows_mask(head, pos: np.ndarray, s_k: int) -> np.ndarray:
-    """The plan head's mask (True = kept) for rows at positions `pos` (as sampleattn.Plan.mask)."""
-    j = np.arange(s_k)[None, :]
-    p = pos[:, None]
-    causal = j <= p
-    if head.dense:
-        return causal
-    selected = np.zeros(s_k, dtype=bool)
-    selected[head.indices] = True
-    keep = (j > p - head.window) | selected[None, :]
-    if head.block_size:
-        keep |= np.isin(p // head.block_size - j // head.block_size, head.slash_blocks)
-    return causal & keep
-
-
 def softmax_rows(q: np.ndarray, k: np.ndarray, pos: np.ndarray, scale: float) -> np.ndarray:
     """Exact causal softmax of rows q (r, d) at positions pos over keys k (s_k, d), float64."""
     logits = (q.astype(np.float64) @ k.astype(np.float64).T) * scale
@@ -71,6 +56,13 @@ def softmax_rows(q: np.ndarray, k: np.ndarray, pos: np.ndarray, scale: float) ->
     logits -= logits.max(axis=1, keepdims=True)
     p = np.exp(logits)
     return p / p.sum(axis=1, keepdims=True)
+
+
+def attend(weights: np.ndarray, v: np.ndarray):
+    """Rows of attention output from unnormalized weights over the keys, as a float32 tensor."""
+    import torch
+    w = weights / weights.sum(axis=1, keepdims=True)
+    return torch.from_numpy((w @ v.astype(np.float64)).astype(np.float32))
 
 
 def own_stripes(p_last: np.ndarray, m_last: np.ndarray, alpha: float) -> np.ndarray:
@@ -87,20 +79,37 @@ def own_stripes(p_last: np.ndarray, m_last: np.ndarray, alpha: float) -> np.ndar
 
 class Probe:
     """An attention function for transformers: the library's SampleAttention (as bench/ruler.py's
-    `sample`), measured and, per variant, with the question rows' outputs replaced."""
+    `sample`, or the variant's options), measured, and with the variant's rows' outputs
+    replaced (see the module's docstring)."""
 
     def __init__(self, options, n_prompt: int, tail: int, answer_tokens: np.ndarray, needle_tokens: np.ndarray,
                  variant: str):
         self.options, self.n_prompt, self.tail = options, n_prompt, tail
         self.answer_tokens, self.needle_tokens, self.variant = answer_tokens, needle_tokens, variant
+        self.kind, _, self.arg = variant.partition(":")     # e.g. ("alpha", "0.97")
         self.sparse_layers = range(10 ** 6)
-        if variant.startswith("layers:"):
-            a, b = variant.split(":")[1].split("-")
+        if self.kind == "layers":
+            a, b = self.arg.split("-")
             self.sparse_layers = range(int(a), int(b))
         self.layers = []
         self.kept_entries = self.causal_entries = self.block_entries = 0
         self.widened_needle_cra = []    # the needle rows' kept share over masked_rows' widened mask
         self.extra_columns = []
+
+    def call_options(self, layer: int):
+        if self.kind == "dense" or layer not in self.sparse_layers:
+            return dict(self.options, mode="dense")
+        if self.kind == "alpha":
+            return dict(self.options, alpha=float(self.arg))
+        if self.kind == "ratio":
+            return dict(self.options, sample_ratio=float(self.arg))
+        if self.kind == "dense_bf16":
+            return dict(self.options, mode="dense", precision="bfloat16")
+        return self.options
+
+    def needles_in(self, offset: int, s_q: int) -> np.ndarray:
+        """The needle tokens among the call's rows (positions offset ... offset + s_q - 1)."""
+        return self.needle_tokens[(self.needle_tokens >= offset) & (self.needle_tokens < offset + s_q)]
 
     def __call__(self, module, query, key, value, attention_mask, scaling=None, dropout=0.0, **kwargs):
         import torch
@@ -113,56 +122,49 @@ class Probe:
             return sdpa_attention_forward(module, query, key, value, attention_mask, dropout=dropout,
                                           scaling=scaling, **kwargs)
         assert b == 1
-        options = self.options
-        if self.variant == "dense" or getattr(module, "layer_idx", 0) not in self.sparse_layers:
-            options = dict(options, mode="dense")
-        elif self.variant.startswith("alpha:"):
-            options = dict(options, alpha=float(self.variant.split(":")[1]))
-        elif self.variant.startswith("ratio:"):
-            options = dict(options, sample_ratio=float(self.variant.split(":")[1]))
-        elif self.variant == "dense_bf16":
-            options = dict(options, mode="dense", precision="bfloat16")
         out, plan = sampleattn.attention(query[0], key[0], value[0], scale=scale, layout="hsd",
-                                         threads=torch.get_num_threads(), return_plan=True, **options)
+                                         threads=torch.get_num_threads(), return_plan=True,
+                                         **self.call_options(getattr(module, "layer_idx", 0)))
+        plan.close()      # its per-head data stays readable
         self.kept_entries += plan.kept_entries
         self.causal_entries += plan.causal_entries * plan.n_heads
         out = out.transpose(0, 1).contiguous()                      # (s_q, h_q, d)
-        if self.variant == "needle_exact":
-            self.exact_rows(out, query[0], key[0], value[0], scale, s_k - s_q)
-        if self.variant == "needle_columns" or self.variant.split(":")[0] in ("group_floor", "tail_columns",
-                                                                              "block_estimate"):
-            self.masked_rows(out, plan, query[0], key[0], value[0], scale, s_k - s_q)
-        if s_k != self.n_prompt:
-            plan.close()
-            return out[None], None
-        q = query[0].float().numpy()
-        k, v = key[0].float().numpy(), value[0].float().numpy()
-        group = h_q // k.shape[0]
+        q, k, v = (x[0].float().numpy() for x in (query, key, value))
+        offset = s_k - s_q
+        if self.kind == "needle_exact":
+            self.exact_rows(out, q, k, v, scale, offset)
+        if self.kind in ("needle_columns", "group_floor", "tail_columns", "block_estimate"):
+            self.masked_rows(out, plan, q, k, v, scale, offset)
+        if s_k == self.n_prompt:
+            self.layers.append(self.measure(out, plan, q, k, v, scale, offset, getattr(module, "layer_idx", None)))
+        return out[None], None
+
+    def measure(self, out, plan, q, k, v, scale, offset, layer_idx):
+        """The call holding the question: per head, the kept shares of its rows (and, for the
+        tail variants, the question rows' outputs replaced)."""
+        s_q, s_k = q.shape[1], k.shape[1]
+        group = q.shape[0] // k.shape[0]
         t = min(self.tail, s_q)
         pos_tail = np.arange(s_k - t, s_k)
-        pos_body = np.linspace(s_k - s_q, s_k - t - 1, BODY_ROWS).round().astype(np.int64)
-        layer = dict(layer=getattr(module, "layer_idx", None), heads=[])
-        for h in range(h_q):
+        pos_body = np.linspace(offset, s_k - t - 1, BODY_ROWS).round().astype(np.int64)
+        layer = dict(layer=layer_idx, heads=[])
+        for h in range(q.shape[0]):
             kh, vh, hp = k[h // group], v[h // group], plan.heads[h]
-            p_tail = softmax_rows(q[h, pos_tail - (s_k - s_q)], kh, pos_tail, scale)
-            m_tail = rows_mask(hp, pos_tail, s_k)
-            p_body = softmax_rows(q[h, pos_body - (s_k - s_q)], kh, pos_body, scale)
-            m_body = rows_mask(hp, pos_body, s_k)
+            p_tail = softmax_rows(q[h, pos_tail - offset], kh, pos_tail, scale)
+            m_tail = plan.mask(h, rows=pos_tail - offset)
+            p_body = softmax_rows(q[h, pos_body - offset], kh, pos_body, scale)
+            m_body = plan.mask(h, rows=pos_body - offset)
             extra = np.zeros(0, dtype=np.int64)
-            if self.variant == "tail_alpha":
+            if self.kind == "tail_alpha":
                 last = slice(t - min(LAST_GROUP, t), t)
                 extra = own_stripes(p_tail[last], m_tail[last], self.options["alpha"])
-                m_tail = m_tail.copy()
                 m_tail[:, extra] = True
                 m_tail &= np.arange(s_k)[None, :] <= pos_tail[:, None]
                 self.extra_columns.append(int(extra.size))
-            if self.variant in ("tail_exact", "tail_alpha"):
-                w = p_tail if self.variant == "tail_exact" else p_tail * m_tail
-                w = w / w.sum(axis=1, keepdims=True)
-                out[s_q - t:, h] = torch.from_numpy((w @ vh.astype(np.float64)).astype(np.float32))
+            if self.kind in ("tail_exact", "tail_alpha"):
+                out[s_q - t:, h] = attend(p_tail if self.kind == "tail_exact" else p_tail * m_tail, vh)
             a = self.answer_tokens
-            needle = self.needle_stats(q[h], kh, hp, s_k - s_q, s_q, scale)
-            layer["heads"].append(dict(**needle,
+            layer["heads"].append(dict(**self.needle_stats(q[h], kh, plan, h, offset, scale),
                 window=int(hp.window), dense=bool(hp.dense), stripes=int(hp.indices.size),
                 tail_cra=float((p_tail * m_tail).sum(axis=1).mean()),
                 tail_cra_min=float((p_tail * m_tail).sum(axis=1).min()),
@@ -170,25 +172,22 @@ class Probe:
                 answer_dense=float(p_tail[:, a].sum(axis=1).mean()) if a.size else 0.0,
                 answer_kept=float((p_tail[:, a] * m_tail[:, a]).sum(axis=1).mean()) if a.size else 0.0,
                 extra_columns=int(extra.size)))
-        plan.close()
-        self.layers.append(layer)
-        return out[None], None
+        return layer
 
-
-    def needle_stats(self, qh, kh, hp, offset, s_q, scale):
+    def needle_stats(self, qh, kh, plan, h, offset, scale):
         """The needle rows' kept share under the plan's mask, and the share of what the mask drops
         that falls on needle tokens (the needles' attention to each other)."""
-        pos = self.needle_tokens[(self.needle_tokens >= offset) & (self.needle_tokens < offset + s_q)]
+        pos = self.needles_in(offset, qh.shape[0])
         if pos.size == 0:
             return dict(needle_cra=None, needle_dropped_on_needles=None)
         p = softmax_rows(qh[pos - offset], kh, pos, scale)
-        m = rows_mask(hp, pos, kh.shape[0])
+        m = plan.mask(h, rows=pos - offset)
         dropped = p * ~m
         total = float(dropped.sum())
         return dict(needle_cra=float((p * m).sum(axis=1).mean()),
                     needle_dropped_on_needles=float(dropped[:, self.needle_tokens].sum()) / total if total > 0 else 0.0)
 
-    def masked_rows(self, out, plan, query, key, value, scale, offset):
+    def masked_rows(self, out, plan, q, k, v, scale, offset):
         """The needle rows and the question rows of this call over the plan's mask widened by the
         variant (the other rows keep the library's output: exact needle rows alone recover the
         answers). needle_columns adds the needles' tokens as columns; group_floor:F adds, for
@@ -196,32 +195,29 @@ class Probe:
         strided, the last at the end) whose kept share is below F, the columns that bring that
         group to F; tail_columns:F does so for the last group only (the rows that end the call);
         block_estimate:K adds the key blocks of estimated_blocks."""
-        import torch
-        q, k, v = query.float().numpy(), key.float().numpy(), value.float().numpy()
         s_q, s_k = q.shape[1], k.shape[1]
         group = q.shape[0] // k.shape[0]
-        needles = self.needle_tokens[(self.needle_tokens >= offset) & (self.needle_tokens < offset + s_q)]
+        needles = self.needles_in(offset, s_q)
         pos = np.union1d(needles, np.arange(max(offset, offset + s_q - self.tail), offset + s_q))
         groups = sampled_groups(s_q, self.options["sample_ratio"], LAST_GROUP)
-        if self.variant.startswith("tail_columns:"):
+        if self.kind == "tail_columns":
             groups = groups[-1:]
         for h in range(q.shape[0]):
-            kh, hp = k[h // group], plan.heads[h]
-            mask = rows_mask(hp, pos, s_k)
-            if self.variant == "needle_columns":
+            kh = k[h // group]
+            mask = plan.mask(h, rows=pos - offset)
+            if self.kind == "needle_columns":
                 mask[:, self.needle_tokens] = True
-            elif self.variant.startswith("block_estimate:"):
-                blocks = self.estimated_blocks(q[h], kh, offset, scale, int(self.variant.split(":")[1]))
+            elif self.kind == "block_estimate":
+                blocks = self.estimated_blocks(q[h], kh, offset, scale, int(self.arg))
                 for i, p in enumerate(pos):
                     for b in blocks[(p - offset) // KEY_BLOCK]:
                         mask[i, b * KEY_BLOCK:(b + 1) * KEY_BLOCK] = True
             else:
-                floor = float(self.variant.split(":")[1])
                 extra = []
                 for g in groups:
-                    rows = np.arange(s_q)[g] + offset
-                    extra.append(own_stripes(softmax_rows(q[h, rows - offset], kh, rows, scale),
-                                             rows_mask(hp, rows, s_k), floor))
+                    rows = np.arange(s_q)[g]
+                    extra.append(own_stripes(softmax_rows(q[h, rows], kh, rows + offset, scale),
+                                             plan.mask(h, rows=rows), float(self.arg)))
                 extra = np.unique(np.concatenate(extra))
                 self.extra_columns.append(int(extra.size))
                 mask[:, extra] = True
@@ -229,8 +225,7 @@ class Probe:
             w = softmax_rows(q[h, pos - offset], kh, pos, scale) * mask
             if needles.size:
                 self.widened_needle_cra.append(float(w[np.isin(pos, needles)].sum(axis=1).mean()))
-            w /= w.sum(axis=1, keepdims=True)
-            out[pos - offset, h] = torch.from_numpy((w @ v[h // group].astype(np.float64)).astype(np.float32))
+            out[pos - offset, h] = attend(w, v[h // group])
 
     def estimated_blocks(self, qh, kh, offset, scale, top):
         """Per block of KEY_BLOCK rows of the call, the key blocks that any of its rows ranks among
@@ -255,17 +250,12 @@ class Probe:
             self.block_entries += int(picks.size) * KEY_BLOCK * (rows.stop - rows.start)
         return chosen
 
-    def exact_rows(self, out, query, key, value, scale, offset):
+    def exact_rows(self, out, q, k, v, scale, offset):
         """Exact attention for the needle rows of this call (out: (s_q, h_q, d))."""
-        import torch
-        pos = self.needle_tokens[(self.needle_tokens >= offset) & (self.needle_tokens < offset + query.shape[1])]
-        if pos.size == 0:
-            return
-        q, k, v = query.float().numpy(), key.float().numpy(), value.float().numpy()
+        pos = self.needles_in(offset, q.shape[1])
         group = q.shape[0] // k.shape[0]
-        for h in range(q.shape[0]):
-            p = softmax_rows(q[h, pos - offset], k[h // group], pos, scale)
-            out[pos - offset, h] = torch.from_numpy((p @ v[h // group].astype(np.float64)).astype(np.float32))
+        for h in range(q.shape[0]) if pos.size else ():
+            out[pos - offset, h] = attend(softmax_rows(q[h, pos - offset], k[h // group], pos, scale), v[h // group])
 
 
 def sampled_groups(s_q: int, ratio: float, size: int):
@@ -279,6 +269,13 @@ def sampled_groups(s_q: int, ratio: float, size: int):
     return [slice(g * (s_q - size) // (n - 1), g * (s_q - size) // (n - 1) + size) for g in range(n)]
 
 
+def tokens_in_spans(tok, text: str, spans) -> np.ndarray:
+    """The tokens of `text` that overlap any (start, end) character span."""
+    offsets = tok(text, add_special_tokens=False, return_offsets_mapping=True)["offset_mapping"]
+    return np.array([i for i, (a, b) in enumerate(offsets) if any(a < hi and b > lo for lo, hi in spans)],
+                    dtype=np.int64)
+
+
 def needle_token_positions(tok, text: str, sample: dict, words) -> np.ndarray:
     """Tokens of every needle or fact inserted into the context (bench/ruler_tasks.py draws them
     first from the sample's generator, so they are drawn again here)."""
@@ -290,21 +287,16 @@ def needle_token_positions(tok, text: str, sample: dict, words) -> np.ndarray:
              "niah_multiquery": lambda: rt._niah(rng, words, 4, 1, 4)}
     if sample["task"] not in kinds:
         return np.zeros(0, dtype=np.int64)
-    pieces = kinds[sample["task"]]()[0]
-    enc = tok(text, add_special_tokens=False, return_offsets_mapping=True)
     spans = []
-    for piece in pieces:
+    for piece in kinds[sample["task"]]()[0]:
         at = text.find(piece)
         assert at >= 0, piece
         spans.append((at, at + len(piece)))
-    keep = [i for i, (a, b) in enumerate(enc["offset_mapping"]) if any(a < hi and b > lo for lo, hi in spans)]
-    return np.array(keep, dtype=np.int64)
+    return tokens_in_spans(tok, text, spans)
 
 
 def answer_token_positions(tok, text: str, sample: dict) -> np.ndarray:
     """Tokens of the context sentences (or lines) that hold an expected answer."""
-    enc = tok(text, add_special_tokens=False, return_offsets_mapping=True)
-    offsets = np.array(enc["offset_mapping"])
     ctx_start = text.find(sample["context"][:200])
     ctx_end = ctx_start + len(sample["context"])
     spans = []
@@ -315,8 +307,7 @@ def answer_token_positions(tok, text: str, sample: dict) -> np.ndarray:
             hi = min(x for x in (text.find(".", at), text.find("\n", at), ctx_end) if x >= 0)
             spans.append((lo, hi))
             at = text.find(ans, at + len(ans))
-    keep = [i for i, (a, b) in enumerate(offsets) if any(a < hi and b > lo for lo, hi in spans)]
-    return np.array(keep, dtype=np.int64)
+    return tokens_in_spans(tok, text, spans)
 
 
 def mean_of(heads, name):

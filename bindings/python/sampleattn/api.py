@@ -571,10 +571,12 @@ class Plan:
     def n_dense_heads(self) -> int:
         return sum(h.dense for h in self.heads)
 
-    def mask(self, head: int) -> np.ndarray:
-        """Boolean (s_q, s_k) mask of one head (True = attended); for inspection and tests."""
+    def mask(self, head: int, rows: Optional[Any] = None) -> np.ndarray:
+        """Boolean (s_q, s_k) mask of one head (True = attended); for inspection and tests. With
+        ``rows`` (query row indices, 0 ... s_q - 1), only those rows: (len(rows), s_k)."""
         hp = self.heads[head]
-        pos = np.arange(self.s_k - self.s_q, self.s_k)[:, None]
+        pos = np.arange(self.s_k - self.s_q, self.s_k) if rows is None else self.s_k - self.s_q + np.asarray(rows)
+        pos = pos[:, None]
         j = np.arange(self.s_k)[None, :]
         causal = j <= pos
         if hp.dense:

@@ -45,8 +45,10 @@ def test_plan_and_output_match_mask_oracle(rng, shape):
         assert not all(h.dense for h in plan.heads)
         assert plan.density < 1
         masks = [ref.plan_mask(h, s_q, s_k) for h in plan.heads]
+        rows = rng.choice(s_q, size=17, replace=False)
         for h in range(h_q):
             np.testing.assert_array_equal(plan.mask(h), masks[h])
+            np.testing.assert_array_equal(plan.mask(h, rows=rows), masks[h][rows])
     want, want_lse = ref.attention(q, k, v, masks=masks)
     assert ref.rel_l2(out, want) <= 1e-5
     np.testing.assert_allclose(lse, want_lse, rtol=1e-5, atol=1e-5)
@@ -162,6 +164,7 @@ def test_slash_mode_plan_and_mask():
         assert head.slash_blocks[0] == 0 and list(head.indices[:32]) == list(range(32))
         assert np.all(np.diff(head.indices) > 0) and head.indices[-1] < 300
         mask = plan.mask(h)
+        np.testing.assert_array_equal(plan.mask(h, rows=[0, 130, 259]), mask[[0, 130, 259]])
         g = h // 2
         s = (q[h] @ k[g].T).astype(np.float64) / 8.0
         s[~mask] = -np.inf
