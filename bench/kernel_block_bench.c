@@ -61,22 +61,24 @@ int main(int argc, char **argv) {
         printf("amx block kernel: NOT RUN (CPU lacks AMX-BF16)\n");
     }
     if (mask & SA_CPU_AVX512) {
-        for (int round_p = 0; round_p < 2; round_p++) {
+        for (int variant = 0; variant < 3; variant++) {
+            const int round_p = variant == 1, pair = variant == 2, step = pair ? 12 : 6;
             double t[64];
             for (int rd = 0; rd < rounds && rd < 64; rd++) {
                 for (int r = 0; r < QB; r++) { m[r] = -INFINITY; l[r] = 0; }
                 memset(o, 0, sizeof(float) * QB * dim);
                 double t0 = sac_now_seconds();
                 for (int j0 = 0; j0 < keys; j0 += KB)
-                    for (int r0 = 0; r0 < QB; r0 += 6) {
+                    for (int r0 = 0; r0 < QB; r0 += step) {
                         sac_rowtile rt = {q + r0 * dim, kt + (size_t)j0 * dim, v + (size_t)j0 * dim, lo + r0, hi + r0,
                                           s + r0 * KB, m + r0, l + r0, o + r0 * dim, j0, j0 + KB, dim, KB, 0, KB, round_p};
-                        sac_rowtile_avx512(&rt);
+                        (pair ? sac_rowtile2_avx512 : sac_rowtile_avx512)(&rt);
                     }
                 t[rd] = sac_now_seconds() - t0;
             }
             double x = median(t, rounds < 64 ? rounds : 64);
-            printf("avx512 row-tile kernel (%s): %.3f ns/score, %.1f GFLOP/s\n", round_p ? "bf16 P" : "f32 ", x / scores * 1e9,
+            printf("avx512 row-tile kernel (%s): %.3f ns/score, %.1f GFLOP/s\n",
+                   pair ? "f32, 12-row pair" : round_p ? "bf16 P" : "f32 ", x / scores * 1e9,
                    4.0 * dim * scores / x * 1e-9);
         }
     } else {

@@ -27,8 +27,8 @@ SAC_INLINE SAC_AVX512 __m512 round_bf16_16(__m512 x) {
 }
 
 /* Softmax update of row r over its scores in [ta, tb): mask, row max, exp2, sum, rescale. */
-SAC_INLINE SAC_AVX512 void softmax_row(const sac_rowtile *t, int r) {
-    float *row = t->s + (int64_t)r * t->lds;
+SAC_INLINE SAC_AVX512 void softmax_row(const sac_rowtile *t, int r, int lds) {
+    float *row = t->s + (int64_t)r * lds;
     int64_t lo = t->lo[r] > t->j0 ? t->lo[r] : t->j0, hi = t->hi[r] < t->j1 ? t->hi[r] : t->j1;
     int a = (int)(lo - t->j0), b = (int)(hi - t->j0), ta = t->ta, tb = t->tb;
     if (a >= b) {
@@ -67,68 +67,95 @@ SAC_INLINE SAC_AVX512 void softmax_row(const sac_rowtile *t, int r) {
 
 /* ---------------------------------------------------------------- float32 */
 
-/* S[6 x 16*NT] for key tiles at k, k+16 (NT = 2 keeps 12 accumulators in flight). */
-SAC_INLINE SAC_AVX512 void scores_f32(const sac_rowtile *t, int k, int nt) {
+/* Row r of a kernel's query rows: 6-row tiles packed one after another, q[c*6 + r] in each. */
+SAC_INLINE const float *query_tile(const sac_rowtile *t, int r) { return t->q + (int64_t)(r / 6) * 6 * t->dim; }
+
+/* S[rows x 16*NT] for key tiles at k, k+16 (rows 6 or 12; NT = 2 keeps 12 or 24 accumulators
+   in flight). */
+SAC_INLINE SAC_AVX512 void scores_f32(const sac_rowtile *t, int k, int nt, int rows, int lds) {
     const int dim = t->dim;
-    const float *q = t->q, *k0 = t->kt + (int64_t)k * dim, *k1 = k0 + 16 * dim;
-    __m512 a[6][2];
-    for (int r = 0; r < 6; r++) { a[r][0] = _mm512_setzero_ps(); a[r][1] = _mm512_setzero_ps(); }
+    const float *k0 = t->kt + (int64_t)k * dim, *k1 = k0 + 16 * dim;
+    __m512 a[12][2];
+    for (int r = 0; r < rows; r++) { a[r][0] = _mm512_setzero_ps(); a[r][1] = _mm512_setzero_ps(); }
     for (int c = 0; c < dim; c++) {
         __m512 x0 = _mm512_loadu_ps(k0 + c * 16);
         __m512 x1 = nt == 2 ? _mm512_loadu_ps(k1 + c * 16) : x0;
-        for (int r = 0; r < 6; r++) {
-            __m512 b = _mm512_set1_ps(q[c * 6 + r]);
+        for (int r = 0; r < rows; r++) {
+            __m512 b = _mm512_set1_ps(query_tile(t, r)[c * 6 + r % 6]);
             a[r][0] = _mm512_fmadd_ps(b, x0, a[r][0]);
             if (nt == 2) a[r][1] = _mm512_fmadd_ps(b, x1, a[r][1]);
         }
     }
-    for (int r = 0; r < 6; r++) {
-        _mm512_storeu_ps(t->s + r * t->lds + k, a[r][0]);
-        if (nt == 2) _mm512_storeu_ps(t->s + r * t->lds + k + 16, a[r][1]);
+    for (int r = 0; r < rows; r++) {
+        _mm512_storeu_ps(t->s + r * lds + k, a[r][0]);
+        if (nt == 2) _mm512_storeu_ps(t->s + r * lds + k + 16, a[r][1]);
     }
 }
 
-/* O[6 x 16*NZ] at column c += P[6 x (ta..tb)] V[(ta..tb) x 16*NZ]. */
-SAC_INLINE SAC_AVX512 void values_f32(const sac_rowtile *t, int c, int nz) {
-    const int dim = t->dim, lds = t->lds;
-    __m512 a[6][4];
-    for (int r = 0; r < 6; r++)
+/* O[rows x 16*NZ] at column c += P[rows x (ta..tb)] V[(ta..tb) x 16*NZ] (rows x NZ <= 24). The
+   loops are unrolled by pragma: left to itself the compiler keeps 12 x 2 accumulators on the stack. */
+SAC_INLINE SAC_AVX512 void values_f32(const sac_rowtile *t, int c, int nz, int rows, int lds) {
+    const int dim = t->dim;
+    __m512 a[12][4];
+#pragma clang loop unroll(full)
+    for (int r = 0; r < rows; r++)
+#pragma clang loop unroll(full)
         for (int z = 0; z < nz; z++) a[r][z] = _mm512_loadu_ps(t->o + r * dim + c + 16 * z);
     const float *v = t->v + (int64_t)t->ta * dim + c;
     for (int j = t->ta; j < t->tb; j++, v += dim) {
         __m512 x[4];
+#pragma clang loop unroll(full)
         for (int z = 0; z < nz; z++) x[z] = _mm512_loadu_ps(v + 16 * z);
-        for (int r = 0; r < 6; r++) {
+#pragma clang loop unroll(full)
+        for (int r = 0; r < rows; r++) {
             __m512 b = _mm512_set1_ps(t->s[r * lds + j]);
+#pragma clang loop unroll(full)
             for (int z = 0; z < nz; z++) a[r][z] = _mm512_fmadd_ps(b, x[z], a[r][z]);
         }
     }
-    for (int r = 0; r < 6; r++)
+#pragma clang loop unroll(full)
+    for (int r = 0; r < rows; r++)
+#pragma clang loop unroll(full)
         for (int z = 0; z < nz; z++) _mm512_storeu_ps(t->o + r * dim + c + 16 * z, a[r][z]);
 }
 
-SAC_INLINE SAC_AVX512 void values_f32_8(const sac_rowtile *t, int c) {
-    const int dim = t->dim, lds = t->lds;
-    __m256 a[6];
-    for (int r = 0; r < 6; r++) a[r] = _mm256_loadu_ps(t->o + r * dim + c);
+SAC_INLINE SAC_AVX512 void values_f32_8(const sac_rowtile *t, int c, int rows, int lds) {
+    const int dim = t->dim;
+    __m256 a[12];
+    for (int r = 0; r < rows; r++) a[r] = _mm256_loadu_ps(t->o + r * dim + c);
     const float *v = t->v + (int64_t)t->ta * dim + c;
     for (int j = t->ta; j < t->tb; j++, v += dim) {
         __m256 x = _mm256_loadu_ps(v);
-        for (int r = 0; r < 6; r++) a[r] = _mm256_fmadd_ps(_mm256_set1_ps(t->s[r * lds + j]), x, a[r]);
+        for (int r = 0; r < rows; r++) a[r] = _mm256_fmadd_ps(_mm256_set1_ps(t->s[r * lds + j]), x, a[r]);
     }
-    for (int r = 0; r < 6; r++) _mm256_storeu_ps(t->o + r * dim + c, a[r]);
+    for (int r = 0; r < rows; r++) _mm256_storeu_ps(t->o + r * dim + c, a[r]);
+}
+
+/* One call's step on `rows` (6 or 12) rows; zmax: the accumulator columns of the value product
+   (6 x 4 or 12 x 2 registers). lds is a constant where the caller passes the usual one, so the
+   rows' addresses are constant offsets instead of integer work on the FMA ports. */
+SAC_INLINE SAC_AVX512 void rowtile_step(const sac_rowtile *t, int rows, int zmax, int lds) {
+    int k = t->ta;
+    for (; k + 32 <= t->tb; k += 32) scores_f32(t, k, 2, rows, lds);
+    if (k < t->tb) scores_f32(t, k, 1, rows, lds);
+    for (int r = 0; r < rows; r++) softmax_row(t, r, lds);
+    int c = 0;
+    for (; c + 16 * zmax <= t->dim; c += 16 * zmax) values_f32(t, c, zmax, rows, lds);
+    if (zmax == 4 && c + 32 <= t->dim) { values_f32(t, c, 2, rows, lds); c += 32; }
+    if (c + 16 <= t->dim) { values_f32(t, c, 1, rows, lds); c += 16; }
+    if (c < t->dim) values_f32_8(t, c, rows, lds);
 }
 
 SAC_AVX512 void sac_rowtile_avx512(const sac_rowtile *t) {
-    int k = t->ta;
-    for (; k + 32 <= t->tb; k += 32) scores_f32(t, k, 2);
-    if (k < t->tb) scores_f32(t, k, 1);
-    for (int r = 0; r < 6; r++) softmax_row(t, r);
-    int c = 0;
-    for (; c + 64 <= t->dim; c += 64) values_f32(t, c, 4);
-    if (c + 32 <= t->dim) { values_f32(t, c, 2); c += 32; }
-    if (c + 16 <= t->dim) { values_f32(t, c, 1); c += 16; }
-    if (c < t->dim) values_f32_8(t, c);
+    if (t->lds == SAC_MAX_KEY_BLOCK) rowtile_step(t, 6, 4, SAC_MAX_KEY_BLOCK);
+    else rowtile_step(t, 6, 4, t->lds);
+}
+
+/* Two row tiles that share [ta, tb): each key and value load serves 12 rows instead of 6, which
+   halves the block's traffic from L2 (a 256-key block of K and V does not fit in L1). */
+SAC_AVX512 void sac_rowtile2_avx512(const sac_rowtile *t) {
+    if (t->lds == SAC_MAX_KEY_BLOCK) rowtile_step(t, 12, 2, SAC_MAX_KEY_BLOCK);
+    else rowtile_step(t, 12, 2, t->lds);
 }
 
 #endif

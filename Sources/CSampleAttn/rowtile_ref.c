@@ -97,6 +97,17 @@ void sac_rowtile_ref(const sac_rowtile *t) {
     }
 }
 
+void sac_rowtile2_ref(const sac_rowtile *t) {
+    sac_rowtile second = *t;
+    second.q = t->q + (int64_t)6 * t->dim;
+    second.lo = t->lo + 6; second.hi = t->hi + 6;
+    second.s = t->s + (int64_t)6 * t->lds;
+    second.m = t->m + 6; second.l = t->l + 6;
+    second.o = t->o + (int64_t)6 * t->dim;
+    sac_rowtile_ref(t);
+    sac_rowtile_ref(&second);
+}
+
 void sac_round_bf16(float *x, int64_t n) {
     for (int64_t i = 0; i < n; i++) x[i] = sac_bf16_round_ref(x[i]);
 }

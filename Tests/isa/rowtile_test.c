@@ -170,6 +170,44 @@ static int same_state(const setup *t, const state *a, const state *b) {
 
 static void release_state(state *s) { free(s->o); free(s->s); }
 
+/* A pair kernel (two row tiles in one call) against the reference run on each tile alone,
+   bitwise, and against the float64 oracle: the tiles share keys, values and [ta, tb) (the
+   union of both tiles' own ranges, as attendPanel pairs them when those are equal). */
+static void test_pair(sac_rowtile_fn pair, const char *name, int dim, int fresh, int prec) {
+    setup t[2];
+    make(&t[0], dim, fresh, prec);
+    make(&t[1], dim, fresh, prec);
+    memcpy(t[1].kt, t[0].kt, sizeof(float) * LDS * (size_t)dim);
+    memcpy(t[1].v, t[0].v, sizeof(float) * LDS * (size_t)dim);
+    int ta = t[0].ta < t[1].ta ? t[0].ta : t[1].ta, tb = t[0].tb > t[1].tb ? t[0].tb : t[1].tb;
+    float *q = malloc(sizeof(float) * 12 * (size_t)dim), *o = malloc(sizeof(float) * 12 * (size_t)dim);
+    float *sc = malloc(sizeof(float) * 12 * LDS), m[12], l[12];
+    int64_t lo[12], hi[12];
+    for (int h = 0; h < 2; h++) {
+        t[h].ta = ta; t[h].tb = tb;
+        memcpy(q + h * 6 * dim, t[h].q, sizeof(float) * 6 * (size_t)dim);
+        memcpy(o + h * 6 * dim, t[h].o, sizeof(float) * 6 * (size_t)dim);
+        memcpy(m + 6 * h, t[h].m, sizeof t[h].m); memcpy(l + 6 * h, t[h].l, sizeof t[h].l);
+        memcpy(lo + 6 * h, t[h].lo, sizeof t[h].lo); memcpy(hi + 6 * h, t[h].hi, sizeof t[h].hi);
+    }
+    for (int i = 0; i < 12 * LDS; i++) sc[i] = NAN;
+    sac_rowtile a = args(&t[0], m, l, o, sc, prec);
+    a.q = q; a.lo = lo; a.hi = hi;
+    pair(&a);
+    for (int h = 0; h < 2; h++) {
+        state ref = run(&t[h], sac_rowtile_ref, prec), got;
+        memcpy(got.m, m + 6 * h, sizeof got.m); memcpy(got.l, l + 6 * h, sizeof got.l);
+        got.o = o + h * 6 * dim; got.s = sc + h * 6 * LDS;
+        CHECK(same_state(&t[h], &got, &ref), "%s d=%d fresh=%d bf16=%d: tile %d differs from the reference", name, dim,
+              fresh, prec, h);
+        double e = oracle_error(&t[h], &got, prec);
+        CHECK(e < 2e-5, "%s d=%d fresh=%d bf16=%d: tile %d error %.3g vs float64", name, dim, fresh, prec, h, e);
+        release_state(&ref);
+    }
+    free(q); free(o); free(sc);
+    release(&t[0]); release(&t[1]);
+}
+
 /* The AMX key-block kernel on a whole query block: `rows` rows (not a multiple of 16) with
    ranges cutting tiles, empty rows, rows reaching past the block; a block shorter than 256 keys
    (zero-padded value pairs); rows past `rows` filled with NaN must not leak; and a block below
@@ -367,6 +405,8 @@ int main(void) {
                     }
                     CHECK(worst <= 1, "reference d=%d fresh=%d: %.3g of the bf16 bound", dim, fresh, worst);
                 }
+                test_pair(sac_rowtile2_ref, "pair reference", dim, fresh, prec);
+                if (avx512) test_pair(sac_rowtile2_avx512, "avx512 pair", dim, fresh, prec);
                 if (avx512) {
                     state a = run(&t, sac_rowtile_avx512, prec);
                     CHECK(same_state(&t, &a, &ref), "avx512 d=%d fresh=%d bf16=%d differs from the reference", dim, fresh, prec);

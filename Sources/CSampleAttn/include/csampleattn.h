@@ -99,6 +99,10 @@ typedef struct sac_rowtile {
 typedef void (*sac_rowtile_fn)(const sac_rowtile *t);
 void sac_rowtile_ref(const sac_rowtile *t);          /* scalar, any CPU */
 void sac_rowtile_avx512(const sac_rowtile *t);       /* SA_ISA_AVX512 and up */
+/* Two adjacent row tiles in one call, with the same [ta, tb): rows 6-11 at q + 6*dim (their own
+   packed tile), lo + 6, s + 6*lds, m + 6, l + 6, o + 6*dim. Results equal two single calls. */
+void sac_rowtile2_ref(const sac_rowtile *t);         /* scalar, any CPU */
+void sac_rowtile2_avx512(const sac_rowtile *t);      /* SA_ISA_AVX512 and up */
 
 /* Stage 1's scores of one group of adjacent sampled rows (groupExponentials in
    Stage1Sampling.swift): row r (last key pos0 + r) against keys [0, roundUp(pos0 + rows, 16)),

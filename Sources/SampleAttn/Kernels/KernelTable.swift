@@ -19,8 +19,10 @@ struct KernelTable {
         sampleScoresAMX != nil && bf16Products && dim % 32 == 0
     }
 
-    /// The C row-tile kernel, nil for the Swift kernels.
+    /// The C row-tile kernel, nil for the Swift kernels; rowTilePair takes two adjacent row
+    /// tiles that need the same key tiles (the same results as two rowTile calls).
     let rowTile: sac_rowtile_fn?
+    let rowTilePair: sac_rowtile_fn?
     /// The C key-block kernel (all rows of a query block at once); it takes precedence.
     let block: sac_block_fn?
     /// P rounded to bf16 before the value product (SA_PRECISION_BF16).
@@ -35,7 +37,13 @@ struct KernelTable {
 
     init(bf16Products: Bool, dim: Int) {
         roundP = bf16Products
-        if KernelTable.isa >= SA_ISA_AVX512 { rowTile = sac_rowtile_avx512 } else { rowTile = nil }
+        if KernelTable.isa >= SA_ISA_AVX512 {
+            rowTile = sac_rowtile_avx512
+            rowTilePair = sac_rowtile2_avx512
+        } else {
+            rowTile = nil
+            rowTilePair = nil
+        }
         // AMX tiles take 32 dims and 16 rows at a time: 16-row tiles must divide the query block.
         if KernelTable.isa >= SA_ISA_AMX, bf16Products, dim % 32 == 0, KernelTraits.queryBlock % 16 == 0 {
             block = sac_attend_block_amx
