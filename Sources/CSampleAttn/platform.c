@@ -40,6 +40,8 @@ void sac_wait_turn(const int32_t *turn, int32_t k) {
 
 void sac_pass_turn(int32_t *turn, int32_t k) { __atomic_store_n(turn, k, __ATOMIC_RELEASE); }
 
+void sac_count_done(int32_t *count) { __atomic_fetch_add(count, 1, __ATOMIC_RELEASE); }
+
 void sac_lower_to(int64_t *minimum, int64_t value) {
     int64_t seen = __atomic_load_n(minimum, __ATOMIC_RELAXED);
     while (value < seen &&

@@ -57,6 +57,9 @@ void sac_release(int32_t *flag);
    (sac_parallel_for hands tasks out in increasing order), so the wait always ends. */
 void sac_wait_turn(const int32_t *turn, int32_t k);
 void sac_pass_turn(int32_t *turn, int32_t k);
+/* A task's part of a count that later tasks wait on with sac_wait_turn(count, n): *count += 1
+   (release); the n earlier-claimed tasks that count make it reach n. */
+void sac_count_done(int32_t *count);
 /* A shared minimum that tasks lower and read while others run (relaxed: a stale read only
    delays a task's stop). */
 void sac_lower_to(int64_t *minimum, int64_t value);

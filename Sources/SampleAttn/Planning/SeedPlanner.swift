@@ -46,6 +46,10 @@ func buildSeedPlan(_ pb: Problem, _ params: Params, threads: Int, ws: Workspace,
     defer { candidates.deinitialize(count: G * windows.count); candidates.deallocate() }
     let fewest = UnsafeMutablePointer<Int64>.allocate(capacity: G)   // per head: its cheapest finished candidate's entries
     defer { fewest.deallocate() }
+    let indexed = UnsafeMutablePointer<Int32>.allocate(capacity: G)   // per head: 1 once its entry index is built
+    defer { indexed.deallocate() }
+    let foldsDone = UnsafeMutablePointer<Int32>.allocate(capacity: G) // per head: its finished held-out folds
+    defer { foldsDone.deallocate() }
 
     for kvHead in 0..<pb.hkv {
         let t0 = sac_now_seconds()
@@ -65,35 +69,41 @@ func buildSeedPlan(_ pb: Problem, _ params: Params, threads: Int, ws: Workspace,
         let t1 = sac_now_seconds()
         timeSample += t1 - t0
 
-        // Stage 2 in rounds of tasks, so no head's selections run one after another: each head's
-        // entry index, the held-out folds of every head of the group, then each head's final
-        // selection.
-        parallelFor(threads: threads, tasks: params.maxDiagonals > 0 ? G : 0) { hl, _ in
-            indexes[hl] = buffers.entries(hl).map { EntryIndex($0, rows: split.allRows, positions: positions, sk: sk) }
-        }
+        // Stage 2 as one round of tasks, in this order: each head's entry index, the held-out
+        // folds of every head (head by head), then one task per head and candidate window, the
+        // wider windows' first (they pick fewer columns, and the entries they keep stop the
+        // narrower ones that cannot beat them). A task that needs a head's index or all of its
+        // folds waits for them: they were handed out before it (sac_parallel_for goes in task
+        // order), so the wait ends, and a head's candidates start while other heads' folds run.
         func selection(_ hl: Int) -> HeadSelection {
             HeadSelection(sq: sq, sk: sk, window: window, sinks: sinkCount, positions: positions, entries: buffers.entries(hl),
                           index: indexes[hl], stats: buffers.stats(hl), params: params)
         }
-        parallelFor(threads: threads, tasks: G * checkedFolds.count) { t, worker in
-            let hl = t / checkedFolds.count, f = checkedFolds[t % checkedFolds.count]
-            let fold = SampleFold(columnMass: buffers.foldMass(hl, f), rows: split.foldRows[f], otherRows: split.otherRows[f])
-            heldOut[t] = selection(hl).heldOut(fold, others: buffers.selectionScratch(worker))
-        }
-        // One task per head and candidate window (a head's candidates would otherwise run one
-        // after another on one thread), the wider windows' first: they pick fewer columns, and
-        // the entries they keep stop the narrower ones that cannot beat them. Then each head's
-        // cheapest, in window order.
         fewest.update(repeating: .max, count: G)
-        let alphas = (0..<G).map { hl in
-            selection(hl).correctedAlpha(heldOut: UnsafeBufferPointer(start: heldOut + hl * checkedFolds.count,
-                                                                      count: checkedFolds.count))
-        }
-        parallelFor(threads: threads, tasks: G * windows.count) { t, worker in
-            let hl = t % G, choice = t / G
-            candidates[hl * windows.count + choice] = selection(hl).candidate(choice, alpha: alphas[hl], allRows: split.allRows,
+        indexed.update(repeating: 0, count: G)
+        foldsDone.update(repeating: 0, count: G)
+        let F = checkedFolds.count, foldTasks = G * F
+        parallelFor(threads: threads, tasks: G + foldTasks + G * windows.count) { t, worker in
+            if t < G {
+                if params.maxDiagonals > 0 {
+                    indexes[t] = buffers.entries(t).map { EntryIndex($0, rows: split.allRows, positions: positions, sk: sk) }
+                }
+                sac_count_done(indexed + t)
+            } else if t < G + foldTasks {
+                let hl = (t - G) / F, f = checkedFolds[(t - G) % F]
+                sac_wait_turn(indexed + hl, 1)
+                let fold = SampleFold(columnMass: buffers.foldMass(hl, f), rows: split.foldRows[f], otherRows: split.otherRows[f])
+                heldOut[t - G] = selection(hl).heldOut(fold, others: buffers.selectionScratch(worker))
+                sac_count_done(foldsDone + hl)
+            } else {
+                let hl = (t - G - foldTasks) % G, choice = (t - G - foldTasks) / G
+                sac_wait_turn(indexed + hl, 1)
+                sac_wait_turn(foldsDone + hl, Int32(F))
+                let alpha = selection(hl).correctedAlpha(heldOut: UnsafeBufferPointer(start: heldOut + hl * F, count: F))
+                candidates[hl * windows.count + choice] = selection(hl).candidate(choice, alpha: alpha, allRows: split.allRows,
                                                                               fewest: fewest + hl,
                                                                               scratch: buffers.selectionScratch(worker))
+            }
         }
         for hl in 0..<G {
             let choice = HeadSelection.cheapest(UnsafeBufferPointer(start: candidates + hl * windows.count, count: windows.count))
