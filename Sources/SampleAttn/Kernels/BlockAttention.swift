@@ -61,6 +61,17 @@ struct BlockScratch {
     UnsafeRawPointer(p).assumingMemoryBound(to: Int64.self)
 }
 
+/// Key tiles row tile rt needs inside [j0, j1): the union of its rows' ranges, as [ta, tb) in
+/// block coordinates; (0, 0) when empty.
+private func rowTileKeys(_ w: BlockScratch, _ rt: Int, _ j0: Int, _ j1: Int) -> (ta: Int, tb: Int) {
+    let kt = KernelTraits.keyTile
+    var ua = Int.max, ub = Int.min
+    for r in rt..<rt + KernelTraits.rows where w.lo[r] < w.hi[r] {
+        ua = min(ua, max(w.lo[r], j0)); ub = max(ub, min(w.hi[r], j1))
+    }
+    return ua < ub ? ((ua - j0) / kt * kt, KernelTraits.roundUp(ub - j0, kt)) : (0, 0)
+}
+
 /// Adds panel keys to the running softmax of `rows` query rows (a multiple of 6; rows with an
 /// empty range are skipped).
 func attendPanel(_ panel: PackedKV, rows: Int, _ w: BlockScratch) {
@@ -94,34 +105,31 @@ func attendPanel(_ panel: PackedKV, rows: Int, _ w: BlockScratch) {
             j0 = j1
             continue
         }
-        // Key tiles row tile rt needs inside [j0, j1): the union of its rows' ranges, as
-        // [ta, tb) in block coordinates; empty when ta >= tb.
-        func tiles(_ rt: Int) -> (ta: Int, tb: Int) {
+        var rt = 0
+        while rt < rows {
+            // Key tiles this row tile needs inside [j0, j1): the union of its rows' ranges.
             var ua = Int.max, ub = Int.min
             for r in rt..<rt + tileRows where w.lo[r] < w.hi[r] {
                 ua = min(ua, max(w.lo[r], j0)); ub = max(ub, min(w.hi[r], j1))
             }
-            return ua < ub ? ((ua - j0) / kt * kt, KernelTraits.roundUp(ub - j0, kt)) : (0, 0)
-        }
-        var rt = 0
-        while rt < rows {
-            let (ta, tb) = tiles(rt)
             let s = w.s + rt * lds
-            if ta < tb, let rowTile = w.kernels.rowTile {
-                // Two row tiles that need the same key tiles share one call (and its loads).
-                let pair = rt + 2 * tileRows <= rows && w.kernels.rowTilePair != nil && tiles(rt + tileRows) == (ta, tb)
+            if ua < ub, let rowTile = w.kernels.rowTile {
+                let ta = (ua - j0) / kt * kt, tb = KernelTraits.roundUp(ub - j0, kt)
                 var step = sac_rowtile(
                     q: w.q + rt * dim, kt: panel.tile(at: j0), v: panel.v! + j0 * dim,
                     lo: int64(w.lo + rt), hi: int64(w.hi + rt), s: s,
                     m: w.m + rt, l: w.l + rt, o: w.o + rt * dim, j0: Int64(j0), j1: Int64(j1),
                     dim: Int32(dim), lds: Int32(lds), ta: Int32(ta), tb: Int32(tb), round_p: w.kernels.roundP ? 1 : 0)
-                if pair {
-                    w.kernels.rowTilePair!(&step)
+                // Two row tiles that need the same key tiles share one call (and its loads).
+                if rt + 2 * tileRows <= rows, let pair = w.kernels.rowTilePair,
+                   rowTileKeys(w, rt + tileRows, j0, j1) == (ta, tb) {
+                    pair(&step)
                     rt += 2 * tileRows
                     continue
                 }
                 rowTile(&step)
-            } else if ta < tb {
+            } else if ua < ub {
+                let ta = (ua - j0) / kt * kt, tb = KernelTraits.roundUp(ub - j0, kt)
                 var t = ta
                 while t < tb {
                     scoreTile(w.q + rt * dim, panel.tile(at: j0 + t), dim, s + t, lds)
