@@ -151,8 +151,7 @@ SAC_AVX512 void sac_rowtile_avx512(const sac_rowtile *t) {
     else rowtile_step(t, 6, 4, t->lds);
 }
 
-/* Two row tiles that share [ta, tb): each key and value load serves 12 rows instead of 6, which
-   halves the block's traffic from L2 (a 256-key block of K and V does not fit in L1). */
+/* Two row tiles that share [ta, tb): each key and value load serves 12 rows instead of 6. */
 SAC_AVX512 void sac_rowtile2_avx512(const sac_rowtile *t) {
     if (t->lds == SAC_MAX_KEY_BLOCK) rowtile_step(t, 12, 2, SAC_MAX_KEY_BLOCK);
     else rowtile_step(t, 12, 2, t->lds);

@@ -107,7 +107,8 @@ func attendPanel(_ panel: PackedKV, rows: Int, _ w: BlockScratch) {
         }
         var rt = 0
         while rt < rows {
-            // Key tiles this row tile needs inside [j0, j1): the union of its rows' ranges.
+            // Key tiles this row tile needs inside [j0, j1): the union of its rows' ranges
+            // (rowTileKeys' loop, kept inline: through the helper the Swift path ran slower).
             var ua = Int.max, ub = Int.min
             for r in rt..<rt + tileRows where w.lo[r] < w.hi[r] {
                 ua = min(ua, max(w.lo[r], j0)); ub = max(ub, min(w.hi[r], j1))
