@@ -54,4 +54,25 @@ final class RankedCandidatesTests: XCTestCase {
             }
         }
     }
+
+    /// CandidateSort gives the standard library's order on random, sorted, reversed, equal-mass
+    /// and organ-pipe inputs (the patterns that make a naive quicksort quadratic or wrong).
+    func testCandidateSortMatchesTheStandardSort() {
+        var rng = SeededRandom(11)
+        for n in [0, 1, 2, 3, 16, 17, 18, 100, 1000, 5000] {
+            let patterns: [(String, [Candidates.Item])] = [
+                ("random", (0..<n).map { _ in (mass: Double(Int(rng.next() % 30)), id: Int(rng.next() % 100_000)) }),
+                ("ascending", (0..<n).map { (mass: Double($0), id: $0) }),
+                ("descending", (0..<n).map { (mass: Double(n - $0), id: $0) }),
+                ("equal masses, ids descending", (0..<n).map { (mass: 1.0, id: n - $0) }),
+                ("organ pipe", (0..<n).map { (mass: Double(min($0, n - $0)), id: $0) }),
+            ]
+            for (name, items) in patterns {
+                var got = items
+                got.withUnsafeMutableBufferPointer { CandidateSort.sortBestLast($0) }
+                let want = items.sorted { CandidateSort.before($0, $1) }
+                XCTAssertTrue(got.elementsEqual(want) { $0 == $1 }, "n \(n), \(name)")
+            }
+        }
+    }
 }

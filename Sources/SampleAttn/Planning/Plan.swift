@@ -111,13 +111,12 @@ struct HeadPlan: Equatable {
     /// Seed heads: (row, key) pairs kept by window + indices + diagonals over rows at positions
     /// sk-sq ..< sk (a diagonal key that is also a selected index counts once).
     func seedKeptEntries(sq: Int, sk: Int) -> Int {
-        var kept = 0
-        var n = 0
-        for p in (sk - sq)..<sk {
-            while n < indices.count && indices[n] <= p - window { n += 1 }
-            kept += min(window, p + 1) + n
-        }
         let first = sk - sq
+        // The window: min(window, p + 1) keys per row, summed in closed form over t = p + 1.
+        let small = min(sk, window)                          // rows with t <= window keep t
+        var kept = small > first ? (first + 1 + small) * (small - first) / 2 : 0
+        kept += window * (sk - max(first, small))            // the others keep window
+        for j in indices { kept += max(0, sk - max(first, j + window)) }   // rows p >= j + window
         for d in diagonals where d < sk {
             kept += sk - max(first, d)                       // rows p >= d have key p - d
             kept -= indicesBelow(sk - d) - indicesBelow(first - d)   // those keys that are indices (ascending)

@@ -38,7 +38,7 @@ struct RankedCandidates {
         let taken = rest.withUnsafeMutableBufferPointer { Self.splitBest(about: k, of: $0) }
         batch = Array(rest[(rest.count - taken)...])
         rest.removeLast(taken)
-        batch.sort { Self.above($1, $0) }
+        batch.withUnsafeMutableBufferPointer { CandidateSort.sortBestLast($0) }
     }
 
     /// Moves the items that rank at or above a threshold to the end of `items` (in no order) and
@@ -52,8 +52,8 @@ struct RankedCandidates {
         if k >= n { return n }
         let m = min(n, sampleSize), step = n / m
         var sample = (0..<m).map { items[$0 * step] }
-        sample.sort { above($0, $1) }                // the best first
-        let pivot = sample[min(m - 1, k * m / n)]
+        sample.withUnsafeMutableBufferPointer { CandidateSort.sortBestLast($0) }   // the best last
+        let pivot = sample[m - 1 - min(m - 1, k * m / n)]
         var i = 0, end = n                            // items[end...] rank at or above the pivot
         while i < end {
             if above(pivot, items[i]) {

@@ -67,12 +67,26 @@ func selectStripes(columnMass: UnsafePointer<Float>, sk: Int, window: Int, windo
     let target = Double(alpha) * (Double(rows.count) - sinkMass)
 
     let useDiagonals = maxDiagonals > 0 && entries != nil
+    // Rank (priorRows > 0): a stripe's mass per sampled row that sees it, plus priorRows rows,
+    // i.e. its mass per kept entry: a column late in the prompt costs fewer rows than an early
+    // one. The prior keeps a stripe seen by a few rows from ranking first on their noise.
+    // rowsFrom[x]: the sampled rows at positions >= x, a table rather than a search per rank.
+    var rowsFrom = [Int](repeating: 0, count: priorRows > 0 ? sk + 1 : 0)
+    if priorRows > 0 {
+        for i in rows { rowsFrom[positions[i]] += 1 }
+        for x in stride(from: sk - 1, through: 0, by: -1) { rowsFrom[x] += rowsFrom[x + 1] }
+    }
+    func key(_ mass: Double, _ id: Int) -> Double {
+        guard priorRows > 0 else { return mass }
+        let first = id >= sk ? id - sk : id + window       // the first position that keeps it
+        return mass / (Double(rowsFrom[min(first, sk)]) + priorRows)
+    }
     var column = [Double](repeating: 0, count: sk)
     var initial: [(mass: Double, id: Int)] = []
     initial.reserveCapacity(endCandidate - firstCandidate + (useDiagonals ? sk : 0))
     for j in firstCandidate..<endCandidate where columnMass[j] > 0 {
         column[j] = Double(columnMass[j])
-        initial.append((column[j], j))
+        initial.append((key(column[j], j), j))
     }
     // Diagonal d has id sk + d. Entries are indexed by key and by offset so a pick can take its
     // entries out of the other kind's masses.
@@ -93,26 +107,13 @@ func selectStripes(columnMass: UnsafePointer<Float>, sk: Int, window: Int, windo
         // Entries of rows outside `rows` (a shared index lists them) start taken.
         alive = Array(repeating: index == nil, count: positions.count * SampledEntries.capacity)
         if index != nil {
-            for i in rows { for s in 0..<Int(e.counts[i]) { alive[i * SampledEntries.capacity + s] = true } }
+            alive.withUnsafeMutableBufferPointer { a in
+                for i in rows { (a.baseAddress! + i * SampledEntries.capacity).update(repeating: true, count: Int(e.counts[i])) }
+            }
         }
-        for d in window..<sk where diagonal[d] > 0 { initial.append((diagonal[d], sk + d)) }
+        for d in window..<sk where diagonal[d] > 0 { initial.append((key(diagonal[d], sk + d), sk + d)) }
     }
 
-    // Rank (priorRows > 0): a stripe's mass per sampled row that sees it, plus priorRows rows,
-    // i.e. its mass per kept entry: a column late in the prompt costs fewer rows than an early
-    // one. The prior keeps a stripe seen by a few rows from ranking first on their noise.
-    // rowsFrom[x]: the sampled rows at positions >= x, a table rather than a search per rank.
-    var rowsFrom = [Int](repeating: 0, count: priorRows > 0 ? sk + 1 : 0)
-    if priorRows > 0 {
-        for i in rows { rowsFrom[positions[i]] += 1 }
-        for x in stride(from: sk - 1, through: 0, by: -1) { rowsFrom[x] += rowsFrom[x + 1] }
-    }
-    func key(_ mass: Double, _ id: Int) -> Double {
-        guard priorRows > 0 else { return mass }
-        let first = id >= sk ? id - sk : id + window       // the first position that keeps it
-        return mass / (Double(rowsFrom[min(first, sk)]) + priorRows)
-    }
-    if priorRows > 0 { initial = initial.map { (key($0.mass, $0.id), $0.id) } }
     var heap = RankedCandidates(consume initial)
     var columns: [Int] = [], diagonals: [Int] = []
     var maskEntries = bound?.base ?? 0   // a lower bound of the mask's entries (EntryBound)
