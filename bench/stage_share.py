@@ -14,7 +14,9 @@ it: sa_stats' total plus what the call spends after its clock stops (freeing its
 
 A build is NAME=PATH[,cache=BYTES][,pythonpath=DIR]: cache keeps that many bytes of workspace
 between calls (sampleattn.set_workspace_cache; the same library with and without it is an A/B
-of the cache), pythonpath runs the build with another copy of the binding (one of its version).
+of the cache), pythonpath runs the build with another copy of the binding (one of its version);
+any other NAME=VALUE is passed to sampleattn.attention as a JSON number (e.g. sample_ratio=0.02: the
+same library at another setting).
 
 DIR holds one layer's L{layer}_{q,k,v}.npy (float16, head-major [H, S, d]) as bench/xeon.py reads.
 """
@@ -35,6 +37,7 @@ path, layer, threads, calls = sys.argv[1], int(sys.argv[2]), [int(t) for t in sy
 modes = sys.argv[5].split(",")
 if int(sys.argv[6]):
     sampleattn.set_workspace_cache(int(sys.argv[6]))
+settings = json.loads(sys.argv[7])
 q, k, v = (np.ascontiguousarray(np.load(Path(path) / ("L%02d_%s.npy" % (layer, n))), dtype=np.float32) for n in "qkv")
 meta = Path(path) / "meta.json"
 scale = (json.loads(meta.read_text()).get("scale") if meta.exists() else None) or 1 / math.sqrt(q.shape[2])
@@ -43,7 +46,7 @@ for mode in modes:
     for prec in ("float32", "bfloat16"):
         for t in threads:
             run = lambda: sampleattn.attention(q, k, v, layout="hsd", scale=scale, threads=t, mode=mode,
-                                               alpha=0.95, precision=prec, stats=True)
+                                               alpha=0.95, precision=prec, stats=True, **settings)
             digest = hashlib.sha256(np.ascontiguousarray(run()[0]).tobytes()).hexdigest()[:16]
             for _ in range(calls):
                 start = time.perf_counter()
@@ -54,6 +57,9 @@ for mode in modes:
                             "attention": st["time_attention_s"], "wall": wall})
 print(json.dumps({"isa": sampleattn.features().get("isa"), "rows": out}))
 """
+
+
+BUILD_KEYS = ("lib", "cache", "pythonpath")
 
 
 def main():
@@ -80,8 +86,9 @@ def main():
             if "pythonpath" in build:
                 env["PYTHONPATH"] = build["pythonpath"]
             proc = subprocess.run([sys.executable, "-c", CHILD, path, layer, ",".join(map(str, a.threads)),
-                                   str(a.calls), a.modes, build.get("cache", "0")], env=env, capture_output=True,
-                                  text=True)
+                                   str(a.calls), a.modes, build.get("cache", "0"),
+                                   json.dumps({k: json.loads(v) for k, v in build.items() if k not in BUILD_KEYS})],
+                                  env=env, capture_output=True, text=True)
             if proc.returncode:
                 raise SystemExit(f"{name} failed: {proc.stderr}")
             res = json.loads(proc.stdout)
