@@ -15,7 +15,7 @@ it: sa_stats' total plus what the call spends after its clock stops (freeing its
 A build is NAME=PATH[,cache=BYTES][,pythonpath=DIR]: cache keeps that many bytes of workspace
 between calls (sampleattn.set_workspace_cache; the same library with and without it is an A/B
 of the cache), pythonpath runs the build with another copy of the binding (one of its version);
-any other NAME=VALUE is passed to sampleattn.attention as a JSON number (e.g. sample_ratio=0.02: the
+any other NAME=VALUE is passed to sampleattn.attention as a JSON number (sample_ratio=0.02: the
 same library at another setting).
 
 DIR holds one layer's L{layer}_{q,k,v}.npy (float16, head-major [H, S, d]) as bench/xeon.py reads.
